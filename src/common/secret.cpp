@@ -1,0 +1,70 @@
+#include "common/secret.hpp"
+
+#include <sodium.h>
+
+#include <cstring>
+#include <new>
+#include <utility>
+
+namespace trousseau {
+
+namespace {
+std::uint8_t* allocate(std::size_t size) {
+  // sodium_init is idempotent and thread-safe; calling it here means no
+  // caller can forget it.
+  if (sodium_init() < 0) throw std::bad_alloc();
+  void* p = sodium_malloc(size);
+  if (p == nullptr) throw std::bad_alloc();
+  return static_cast<std::uint8_t*>(p);
+}
+}  // namespace
+
+SecretBytes::SecretBytes(std::size_t size) : size_(size) {
+  if (size_ > 0) {
+    data_ = allocate(size_);
+    std::memset(data_, 0, size_);
+  }
+}
+
+SecretBytes::SecretBytes(ByteView from) : size_(from.size()) {
+  if (size_ > 0) {
+    data_ = allocate(size_);
+    std::memcpy(data_, from.data(), size_);
+  }
+}
+
+SecretBytes::~SecretBytes() { reset(); }
+
+SecretBytes::SecretBytes(SecretBytes&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
+  if (this != &other) {
+    reset();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+void SecretBytes::reset() noexcept {
+  if (data_ != nullptr) sodium_free(data_);  // wipes before unmapping
+  data_ = nullptr;
+  size_ = 0;
+}
+
+SecretBytes SecretBytes::random(std::size_t size) {
+  SecretBytes s(size);
+  random_fill(s.span());
+  return s;
+}
+
+bool SecretBytes::equals(ByteView other) const {
+  if (other.size() != size_) return false;
+  if (size_ == 0) return true;
+  return sodium_memcmp(data_, other.data(), size_) == 0;
+}
+
+void secure_wipe(std::span<std::uint8_t> bytes) { sodium_memzero(bytes.data(), bytes.size()); }
+
+}  // namespace trousseau

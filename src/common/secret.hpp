@@ -1,0 +1,49 @@
+// Secret bytes: keys, shares and plaintexts.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "common/bytes.hpp"
+
+namespace trousseau {
+
+/// A move-only buffer for secret material. The memory comes from
+/// sodium_malloc: guard pages around it, locked against swapping where the
+/// system allows, and wiped on destruction. Compare with equals() (constant
+/// time), never with memcmp. There is no implicit way to print or copy it.
+class SecretBytes {
+ public:
+  SecretBytes() = default;
+  explicit SecretBytes(std::size_t size);
+  SecretBytes(ByteView from);  // copies `from`; wipe the source yourself
+  ~SecretBytes();
+
+  SecretBytes(SecretBytes&& other) noexcept;
+  SecretBytes& operator=(SecretBytes&& other) noexcept;
+  SecretBytes(const SecretBytes&) = delete;
+  SecretBytes& operator=(const SecretBytes&) = delete;
+
+  static SecretBytes random(std::size_t size);
+
+  std::uint8_t* data() { return data_; }
+  const std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::span<std::uint8_t> span() { return {data_, size_}; }
+  ByteView view() const { return {data_, size_}; }
+
+  /// Constant-time equality (sizes are not secret).
+  bool equals(ByteView other) const;
+
+ private:
+  void reset() noexcept;
+  std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+/// Wipe memory that held a secret outside a SecretBytes.
+void secure_wipe(std::span<std::uint8_t> bytes);
+
+}  // namespace trousseau

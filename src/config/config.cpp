@@ -1,0 +1,199 @@
+#include "config/config.hpp"
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "envelope/format.hpp"
+
+namespace trousseau::config {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Provider names appear in envelopes, logs and metric labels.
+bool valid_provider_name(const std::string& name) {
+  static const std::regex re("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+  return std::regex_match(name, re);
+}
+
+void parse_policy(Node node, PolicyConfig& policy) {
+  std::vector<Node> slots = node.sequence("slots");
+  if (slots.empty()) node.error("slots", "at least one slot is required");
+  if (slots.size() > envelope::kMaxSlots) {
+    node.error("slots", "at most " + std::to_string(envelope::kMaxSlots) + " slots");
+  }
+  const auto n = static_cast<std::int64_t>(std::max<std::size_t>(slots.size(), 1));
+  for (Node& s : slots) {
+    std::vector<std::string> names = s.string_list("providers");
+    if (names.empty()) s.error("providers", "a slot needs at least one provider");
+    if (names.size() > envelope::kMaxWrapsPerSlot) {
+      s.error("providers", "at most " + std::to_string(envelope::kMaxWrapsPerSlot) +
+                               " providers per slot");
+    }
+    s.reject_unknown_keys();
+    policy.slots.push_back(std::move(names));
+  }
+  if (!node.has("threshold")) node.error("threshold", "is required");
+  std::int64_t k = node.integer("threshold", 1, 1, 255);
+  if (k > n) {
+    node.error("threshold", "threshold " + std::to_string(k) + " is larger than the " +
+                                std::to_string(n) + " slots");
+    k = 1;
+  }
+  policy.threshold = static_cast<unsigned>(k);
+  std::int64_t w = node.integer("min_encrypt_slots", n, 1, 255);
+  if (w < k || w > n) {
+    node.error("min_encrypt_slots", "must lie between the threshold (" + std::to_string(k) +
+                                        ") and the number of slots (" + std::to_string(n) +
+                                        "), got " + std::to_string(w));
+    w = n;
+  }
+  policy.min_encrypt_slots = static_cast<unsigned>(w);
+  std::string strategy = node.string("decrypt", "hedged");
+  if (strategy == "hedged") {
+    policy.decrypt = DecryptStrategy::hedged;
+  } else if (strategy == "all") {
+    policy.decrypt = DecryptStrategy::all;
+  } else {
+    node.error("decrypt", "must be 'hedged' or 'all', got '" + strategy + "'");
+  }
+  node.reject_unknown_keys();
+}
+
+void parse_providers(Node& root, Config& cfg) {
+  std::vector<Node> nodes = root.sequence("providers");
+  if (nodes.empty()) root.error("providers", "at least one provider is required");
+  std::set<std::string> names;
+  for (Node& p : nodes) {
+    ProviderConfig pc;
+    pc.name = p.string("name");
+    if (!pc.name.empty() && !valid_provider_name(pc.name)) {
+      p.error("name", "'" + pc.name +
+                          "' must be 1-63 lowercase letters, digits or '-', starting and "
+                          "ending with a letter or digit");
+    }
+    if (!pc.name.empty() && !names.insert(pc.name).second) {
+      p.error("name", "duplicate provider name '" + pc.name + "'");
+    }
+    pc.type = p.string("type");
+    pc.timeout = p.duration("timeout", pc.timeout, 1ms, 60s);
+    pc.max_inflight = static_cast<unsigned>(p.integer("max_inflight", pc.max_inflight, 1, 4096));
+    pc.max_queue = static_cast<unsigned>(p.integer("max_queue", pc.max_queue, 0, 1 << 20));
+    if (!pc.type.empty()) {
+      const providers::ProviderFactory* f = providers::Registry::instance().find(pc.type);
+      if (f == nullptr) {
+        p.error("type", "unknown provider type '" + pc.type + "' (built in: " +
+                            providers::Registry::instance().types() + ")");
+      } else {
+        pc.settings = f->parse(p);
+      }
+    }
+    p.reject_unknown_keys();
+    cfg.providers.push_back(std::move(pc));
+  }
+}
+
+void cross_check(Node& root, Config& cfg) {
+  std::map<std::string, std::size_t> used;  // provider -> slot index
+  std::set<std::string> defined;
+  for (const auto& p : cfg.providers) defined.insert(p.name);
+  for (std::size_t i = 0; i < cfg.policy.slots.size(); ++i) {
+    for (const std::string& name : cfg.policy.slots[i]) {
+      const std::string path = "policy.slots[" + std::to_string(i) + "].providers";
+      if (!defined.contains(name)) {
+        root.diagnostics().error(path, "provider '" + name + "' is not defined in providers");
+      }
+      auto [it, fresh] = used.emplace(name, i);
+      if (!fresh) {
+        root.diagnostics().error(path, "provider '" + name + "' is already used in slot " +
+                                           std::to_string(it->second) +
+                                           ": each provider may hold one share only");
+      }
+    }
+  }
+  for (std::size_t i = 0; i < cfg.providers.size(); ++i) {
+    if (!cfg.providers[i].name.empty() && !used.contains(cfg.providers[i].name)) {
+      root.diagnostics().error("providers[" + std::to_string(i) + "]",
+                               "provider '" + cfg.providers[i].name +
+                                   "' is not used by any policy slot");
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<Config> parse(const YAML::Node& yaml, Diagnostics& diag) {
+  Config cfg;
+  Node root(yaml, "", diag);
+  cfg.socket = root.string("socket", cfg.socket);
+  if (cfg.socket.empty() || cfg.socket.front() != '/') {
+    root.error("socket", "must be an absolute path");
+  } else if (cfg.socket.size() > 107) {
+    root.error("socket", "is longer than a unix socket path may be (107 bytes)");
+  }
+  cfg.socket_group = root.optional_string("socket_group");
+  cfg.state_dir = root.string("state_dir", cfg.state_dir);
+  cfg.log_level = root.string("log_level", cfg.log_level);
+  if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "warn" &&
+      cfg.log_level != "error") {
+    root.error("log_level", "must be debug, info, warn or error");
+  }
+  parse_providers(root, cfg);
+  parse_policy(root.mapping("policy"), cfg.policy);
+  if (!root.has("policy")) root.error("policy", "is required");
+
+  Node health = root.mapping("health");
+  cfg.health.probe_interval = health.duration("probe_interval", cfg.health.probe_interval, 100ms, 1h);
+  cfg.health.unhealthy_probe_interval =
+      health.duration("unhealthy_probe_interval", cfg.health.unhealthy_probe_interval, 50ms, 1h);
+  cfg.health.failure_threshold = static_cast<unsigned>(
+      health.integer("failure_threshold", cfg.health.failure_threshold, 1, 100));
+  cfg.health.breaker_backoff = health.duration("breaker_backoff", cfg.health.breaker_backoff, 10ms, 1h);
+  health.reject_unknown_keys();
+
+  Node request = root.mapping("request");
+  cfg.request.default_deadline =
+      request.duration("default_deadline", cfg.request.default_deadline, 10ms, 60s);
+  cfg.request.safety_margin = request.duration("safety_margin", cfg.request.safety_margin, 0ms, 10s);
+  cfg.request.encrypt_grace = request.duration("encrypt_grace", cfg.request.encrypt_grace, 0ms, 10s);
+  cfg.request.min_hedge_delay =
+      request.duration("min_hedge_delay", cfg.request.min_hedge_delay, 0ms, 10s);
+  request.reject_unknown_keys();
+
+  root.reject_unknown_keys();
+  cross_check(root, cfg);
+  if (!diag.ok()) return std::nullopt;
+  return cfg;
+}
+
+std::optional<Config> load_string(const std::string& text, Diagnostics& diag) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    diag.error("", std::string("YAML syntax error: ") + e.what());
+    return std::nullopt;
+  }
+  if (!root.IsMap()) {
+    diag.error("", "the configuration must be a YAML mapping");
+    return std::nullopt;
+  }
+  return parse(root, diag);
+}
+
+std::optional<Config> load_file(const std::string& path, Diagnostics& diag) {
+  std::ifstream in(path);
+  if (!in) {
+    diag.error("", "cannot read " + path);
+    return std::nullopt;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_string(ss.str(), diag);
+}
+
+}  // namespace trousseau::config

@@ -1,0 +1,66 @@
+// The plugin's configuration: YAML in, validated structs out.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/node.hpp"
+#include "providers/registry.hpp"
+
+namespace trousseau::config {
+
+enum class DecryptStrategy {
+  hedged,  ///< best k first, more on failure or slowness
+  all,     ///< every provider at once
+};
+
+struct PolicyConfig {
+  unsigned threshold = 1;          ///< k
+  unsigned min_encrypt_slots = 0;  ///< W, k <= W <= n (default n)
+  DecryptStrategy decrypt = DecryptStrategy::hedged;
+  std::vector<std::vector<std::string>> slots;  ///< provider names per slot
+};
+
+struct ProviderConfig {
+  std::string name;
+  std::string type;
+  Duration timeout{1000};           ///< per call, within the request budget
+  unsigned max_inflight = 64;       ///< concurrent calls to this provider
+  unsigned max_queue = 1024;        ///< calls waiting beyond that, then RESOURCE_EXHAUSTED
+  std::shared_ptr<const providers::ProviderSettings> settings;
+};
+
+struct HealthConfig {
+  Duration probe_interval{30000};
+  Duration unhealthy_probe_interval{5000};
+  unsigned failure_threshold = 3;   ///< consecutive failures that open the breaker
+  Duration breaker_backoff{30000};  ///< after which one trial call is let through
+};
+
+struct RequestConfig {
+  Duration default_deadline{3000};  ///< when the caller sets none
+  Duration safety_margin{100};      ///< kept back from the caller's deadline
+  Duration encrypt_grace{250};      ///< wait for stragglers once W slots hold shares
+  Duration min_hedge_delay{2};      ///< never hedge sooner than this
+};
+
+struct Config {
+  std::string socket = "/var/run/trousseau/kms.sock";
+  std::optional<std::string> socket_group;
+  std::string state_dir = "/var/lib/trousseau";
+  std::string log_level = "info";
+  PolicyConfig policy;
+  std::vector<ProviderConfig> providers;
+  HealthConfig health;
+  RequestConfig request;
+};
+
+/// Parses and validates; every problem goes into `diag` with its path.
+/// Returns a config only when `diag` stays clean.
+std::optional<Config> parse(const YAML::Node& root, Diagnostics& diag);
+std::optional<Config> load_file(const std::string& path, Diagnostics& diag);
+std::optional<Config> load_string(const std::string& yaml, Diagnostics& diag);
+
+}  // namespace trousseau::config

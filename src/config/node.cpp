@@ -1,0 +1,162 @@
+#include "config/node.hpp"
+
+#include <charconv>
+
+namespace trousseau::config {
+
+void Diagnostics::error(const std::string& path, const std::string& message) {
+  errors_.push_back(path.empty() ? message : path + ": " + message);
+}
+
+Node::Node(YAML::Node node, std::string path, Diagnostics& diag)
+    : node_(std::move(node)), path_(std::move(path)), diag_(&diag) {
+  if (node_.IsDefined() && !node_.IsNull() && !node_.IsMap()) {
+    diag_->error(path_, "must be a mapping");
+    node_ = YAML::Node(YAML::NodeType::Map);
+  }
+}
+
+std::string Node::child_path(const std::string& key) const {
+  return path_.empty() ? key : path_ + "." + key;
+}
+
+bool Node::has(const std::string& key) const {
+  return node_.IsMap() && node_[key].IsDefined() && !node_[key].IsNull();
+}
+
+void Node::error(const std::string& key, const std::string& message) {
+  diag_->error(child_path(key), message);
+}
+
+YAML::Node Node::raw(const std::string& key) const {
+  return node_.IsMap() ? node_[key] : YAML::Node();
+}
+
+std::optional<std::string> Node::optional_string(const std::string& key) {
+  consumed_.insert(key);
+  if (!has(key)) return std::nullopt;
+  YAML::Node v = node_[key];
+  if (!v.IsScalar()) {
+    error(key, "must be a string");
+    return std::nullopt;
+  }
+  return v.Scalar();
+}
+
+std::string Node::string(const std::string& key) {
+  auto v = optional_string(key);
+  if (!v) {
+    error(key, "is required");
+    return {};
+  }
+  if (v->empty()) error(key, "must not be empty");
+  return *v;
+}
+
+std::string Node::string(const std::string& key, const std::string& fallback) {
+  return optional_string(key).value_or(fallback);
+}
+
+std::int64_t Node::integer(const std::string& key, std::int64_t fallback, std::int64_t min,
+                           std::int64_t max) {
+  auto s = optional_string(key);
+  if (!s) return fallback;
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+  if (ec != std::errc() || end != s->data() + s->size()) {
+    error(key, "must be an integer, got '" + *s + "'");
+    return fallback;
+  }
+  if (v < min || v > max) {
+    error(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                   ", got " + std::to_string(v));
+    return fallback;
+  }
+  return v;
+}
+
+bool Node::boolean(const std::string& key, bool fallback) {
+  auto s = optional_string(key);
+  if (!s) return fallback;
+  if (*s == "true") return true;
+  if (*s == "false") return false;
+  error(key, "must be true or false, got '" + *s + "'");
+  return fallback;
+}
+
+std::optional<Duration> parse_duration(const std::string& text) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || value < 0) return std::nullopt;
+  std::string unit(end, text.data() + text.size());
+  if (unit == "ms") return Duration(value);
+  if (unit == "s") return std::chrono::seconds(value);
+  if (unit == "m") return std::chrono::minutes(value);
+  if (unit == "h") return std::chrono::hours(value);
+  return std::nullopt;
+}
+
+Duration Node::duration(const std::string& key, Duration fallback, Duration min, Duration max) {
+  auto s = optional_string(key);
+  if (!s) return fallback;
+  auto d = parse_duration(*s);
+  if (!d) {
+    error(key, "must be a duration such as 250ms, 3s or 5m, got '" + *s + "'");
+    return fallback;
+  }
+  if (*d < min || *d > max) {
+    error(key, "must be between " + std::to_string(min.count()) + "ms and " +
+                   std::to_string(max.count()) + "ms, got " + *s);
+    return fallback;
+  }
+  return *d;
+}
+
+std::vector<std::string> Node::string_list(const std::string& key) {
+  consumed_.insert(key);
+  std::vector<std::string> out;
+  if (!has(key)) return out;
+  YAML::Node v = node_[key];
+  if (!v.IsSequence()) {
+    error(key, "must be a list of strings");
+    return out;
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].IsScalar()) {
+      diag_->error(child_path(key) + "[" + std::to_string(i) + "]", "must be a string");
+      continue;
+    }
+    out.push_back(v[i].Scalar());
+  }
+  return out;
+}
+
+Node Node::mapping(const std::string& key) {
+  consumed_.insert(key);
+  return Node(has(key) ? node_[key] : YAML::Node(YAML::NodeType::Map), child_path(key), *diag_);
+}
+
+std::vector<Node> Node::sequence(const std::string& key) {
+  consumed_.insert(key);
+  std::vector<Node> out;
+  if (!has(key)) return out;
+  YAML::Node v = node_[key];
+  if (!v.IsSequence()) {
+    error(key, "must be a list");
+    return out;
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    out.emplace_back(v[i], child_path(key) + "[" + std::to_string(i) + "]", *diag_);
+  }
+  return out;
+}
+
+void Node::reject_unknown_keys() {
+  if (!node_.IsMap()) return;
+  for (const auto& kv : node_) {
+    std::string key = kv.first.Scalar();
+    if (!consumed_.contains(key)) error(key, "unknown field");
+  }
+}
+
+}  // namespace trousseau::config

@@ -1,0 +1,47 @@
+// A 256-bit key-encryption key in a local file: the embedded default, and a
+// way to run k-of-n policies on one machine with no KMS server.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <mutex>
+#include <string>
+
+#include "providers/provider.hpp"
+
+namespace trousseau::providers::keyfile {
+
+/// The file holds 32 raw bytes, or their standard base64 on one line. It
+/// must be a regular file that neither group nor others can access. It is
+/// re-read when it changes and checked on every call, so a removed or
+/// replaced file is noticed at once.
+class KeyfileProvider final : public Provider {
+ public:
+  KeyfileProvider(std::string name, std::string path, asio::any_io_executor executor);
+
+  std::string key_identity() const override;
+
+  /// Writes a fresh random key to `path` (mode 0600, parent 0700) unless a
+  /// file exists there already.
+  static Error create_if_missing(const std::string& path);
+
+ private:
+  void wrap_impl(ByteView context, ByteView share,
+                 asio::any_completion_handler<WrapSignature> handler) override;
+  void unwrap_impl(ByteView context, std::string_view key_version, ByteView wrapped,
+                   asio::any_completion_handler<UnwrapSignature> handler) override;
+  void probe_impl(asio::any_completion_handler<ProbeSignature> handler) override;
+
+  /// Loads or refreshes the key; on success copies it and its identity out.
+  Error current_key(SecretBytes& key, std::string& identity);
+
+  const std::string path_;
+  asio::any_io_executor executor_;
+  mutable std::mutex mutex_;
+  SecretBytes key_;
+  std::string identity_ = "unloaded";
+  struct ::stat loaded_{};
+};
+
+}  // namespace trousseau::providers::keyfile

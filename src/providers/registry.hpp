@@ -1,0 +1,66 @@
+// Provider types register themselves; the core never switches on a type.
+//
+//   class KeyfileFactory final : public ProviderFactory { ... };
+//   TROUSSEAU_REGISTER_PROVIDER(KeyfileFactory)
+//
+// Adding a provider is one folder under src/providers/ and its name in the
+// `providers` build option.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/error.hpp"
+#include "config/node.hpp"
+#include "providers/provider.hpp"
+
+namespace trousseau::providers {
+
+/// Type-specific settings, validated and free of side effects.
+struct ProviderSettings {
+  virtual ~ProviderSettings() = default;
+};
+
+/// What a provider may use at run time.
+struct ProviderContext {
+  asio::any_io_executor executor;  ///< the shared io_context's executor
+  bool create_missing_keys = false;  ///< `serve` may create local key material
+};
+
+class ProviderFactory {
+ public:
+  virtual ~ProviderFactory() = default;
+  virtual std::string_view type() const = 0;
+  /// Reads this type's keys from `node` (the provider's mapping), recording
+  /// errors in its diagnostics. Touches no file, network or device.
+  virtual std::unique_ptr<ProviderSettings> parse(config::Node& node) const = 0;
+  /// Builds the provider; may open files, load modules, dial servers. Runs
+  /// at start-up only.
+  virtual Result<std::unique_ptr<Provider>> create(const std::string& name,
+                                                   const ProviderSettings& settings,
+                                                   const ProviderContext& context) const = 0;
+};
+
+class Registry {
+ public:
+  static Registry& instance();
+  void add(std::unique_ptr<ProviderFactory> factory);
+  const ProviderFactory* find(std::string_view type) const;
+  std::string types() const;  ///< "awskms, keyfile, …" for error messages
+
+ private:
+  std::map<std::string, std::unique_ptr<ProviderFactory>, std::less<>> factories_;
+};
+
+template <typename Factory>
+struct Registrar {
+  Registrar() { Registry::instance().add(std::make_unique<Factory>()); }
+};
+
+}  // namespace trousseau::providers
+
+#define TROUSSEAU_REGISTER_PROVIDER(Factory) \
+  static const ::trousseau::providers::Registrar<Factory> trousseau_registrar_##Factory{};

@@ -1,0 +1,116 @@
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace trousseau::config {
+namespace {
+
+constexpr const char* kValid = R"(
+socket: /run/trousseau/kms.sock
+policy:
+  threshold: 2
+  min_encrypt_slots: 2
+  decrypt: all
+  slots:
+    - providers: [local-a]
+    - providers: [local-b, local-c]
+    - providers: [local-d]
+providers:
+  - {name: local-a, type: keyfile, path: /keys/a}
+  - {name: local-b, type: keyfile, path: /keys/b, timeout: 250ms}
+  - {name: local-c, type: keyfile, path: /keys/c}
+  - {name: local-d, type: keyfile, path: /keys/d, max_inflight: 8}
+request:
+  default_deadline: 2s
+)";
+
+bool has_error(const Diagnostics& d, const std::string& needle) {
+  return std::any_of(d.errors().begin(), d.errors().end(),
+                     [&](const std::string& e) { return e.find(needle) != std::string::npos; });
+}
+
+TEST(Config, ParsesAValidPolicy) {
+  Diagnostics d;
+  auto cfg = load_string(kValid, d);
+  ASSERT_TRUE(cfg.has_value()) << (d.errors().empty() ? "" : d.errors()[0]);
+  EXPECT_EQ(cfg->policy.threshold, 2u);
+  EXPECT_EQ(cfg->policy.min_encrypt_slots, 2u);
+  EXPECT_EQ(cfg->policy.decrypt, DecryptStrategy::all);
+  ASSERT_EQ(cfg->policy.slots.size(), 3u);
+  EXPECT_EQ(cfg->policy.slots[1], (std::vector<std::string>{"local-b", "local-c"}));
+  EXPECT_EQ(cfg->providers[1].timeout, Duration(250));
+  EXPECT_EQ(cfg->providers[3].max_inflight, 8u);
+  EXPECT_EQ(cfg->request.default_deadline, Duration(2000));
+}
+
+TEST(Config, MinEncryptSlotsDefaultsToSlotCount) {
+  Diagnostics d;
+  auto cfg = load_string(R"(
+policy: {threshold: 1, slots: [{providers: [a]}, {providers: [b]}]}
+providers: [{name: a, type: keyfile, path: /k/a}, {name: b, type: keyfile, path: /k/b}]
+)", d);
+  ASSERT_TRUE(cfg.has_value());
+  EXPECT_EQ(cfg->policy.min_encrypt_slots, 2u);
+}
+
+TEST(Config, ReportsEveryErrorWithItsPath) {
+  Diagnostics d;
+  auto cfg = load_string(R"(
+socket: relative.sock
+colour: blue
+policy:
+  threshold: 3
+  min_encrypt_slots: 9
+  decrypt: sometimes
+  slots:
+    - providers: [a]
+    - providers: [a, ghost]
+providers:
+  - {name: a, type: keyfile, path: keys/a, timeout: soon}
+  - {name: a, type: keyfile, path: /k/b}
+  - {name: Bad_Name, type: nosuch}
+  - {name: unused, type: keyfile, path: /k/u, colour: red}
+)", d);
+  EXPECT_FALSE(cfg.has_value());
+  EXPECT_TRUE(has_error(d, "socket: must be an absolute path"));
+  EXPECT_TRUE(has_error(d, "colour: unknown field"));
+  EXPECT_TRUE(has_error(d, "policy.threshold: threshold 3 is larger than the 2 slots"));
+  EXPECT_TRUE(has_error(d, "policy.min_encrypt_slots"));
+  EXPECT_TRUE(has_error(d, "policy.decrypt"));
+  EXPECT_TRUE(has_error(d, "policy.slots[1].providers: provider 'a' is already used in slot 0"));
+  EXPECT_TRUE(has_error(d, "policy.slots[1].providers: provider 'ghost' is not defined"));
+  EXPECT_TRUE(has_error(d, "providers[0].path: must be an absolute path"));
+  EXPECT_TRUE(has_error(d, "providers[0].timeout"));
+  EXPECT_TRUE(has_error(d, "providers[1].name: duplicate provider name 'a'"));
+  EXPECT_TRUE(has_error(d, "providers[2].name"));
+  EXPECT_TRUE(has_error(d, "providers[2].type: unknown provider type 'nosuch'"));
+  EXPECT_TRUE(has_error(d, "providers[3].colour: unknown field"));
+  EXPECT_TRUE(has_error(d, "providers[3]: provider 'unused' is not used"));
+}
+
+TEST(Config, RejectsMissingPolicyAndProviders) {
+  Diagnostics d;
+  EXPECT_FALSE(load_string("socket: /tmp/x.sock\n", d).has_value());
+  EXPECT_TRUE(has_error(d, "policy"));
+  EXPECT_TRUE(has_error(d, "providers: at least one provider is required"));
+}
+
+TEST(Config, RejectsYamlSyntaxErrors) {
+  Diagnostics d;
+  EXPECT_FALSE(load_string("policy: [unclosed\n", d).has_value());
+  EXPECT_TRUE(has_error(d, "YAML syntax error"));
+}
+
+TEST(Config, ParsesDurations) {
+  EXPECT_EQ(parse_duration("250ms"), Duration(250));
+  EXPECT_EQ(parse_duration("3s"), Duration(3000));
+  EXPECT_EQ(parse_duration("2m"), Duration(120000));
+  EXPECT_FALSE(parse_duration("3").has_value());
+  EXPECT_FALSE(parse_duration("-1s").has_value());
+  EXPECT_FALSE(parse_duration("1.5s").has_value());
+}
+
+}  // namespace
+}  // namespace trousseau::config

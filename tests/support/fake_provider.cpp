@@ -1,0 +1,158 @@
+#include "support/fake_provider.hpp"
+
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <random>
+
+#include "envelope/aead.hpp"
+
+namespace trousseau::testing {
+
+FakeProvider::FakeProvider(std::string name, asio::any_io_executor executor)
+    : Provider(std::move(name), "fake"),
+      executor_(std::move(executor)),
+      key_(SecretBytes::random(32)),
+      identity_("fake:" + this->name() + ":v1") {}
+
+std::string FakeProvider::key_identity() const {
+  std::lock_guard lock(mutex_);
+  return identity_;
+}
+
+void FakeProvider::set_key_identity(std::string id) {
+  std::lock_guard lock(mutex_);
+  identity_ = std::move(id);
+}
+
+void FakeProvider::script(Behaviour b) {
+  std::lock_guard lock(mutex_);
+  wrap_ = unwrap_ = probe_ = b;
+  flip_ = Code::ok;
+}
+void FakeProvider::script_wrap(Behaviour b) { std::lock_guard lock(mutex_); wrap_ = b; }
+void FakeProvider::script_unwrap(Behaviour b) { std::lock_guard lock(mutex_); unwrap_ = b; }
+void FakeProvider::script_probe(Behaviour b) {
+  std::lock_guard lock(mutex_);
+  probe_ = b;
+  flip_ = Code::ok;
+}
+void FakeProvider::flip_flop_probe(Code fail) { std::lock_guard lock(mutex_); flip_ = fail; }
+
+template <typename Signature, typename Produce>
+void FakeProvider::run(Behaviour b, asio::any_completion_handler<Signature> handler,
+                       Produce produce) {
+  // Each operation owns a strand; the cancellation slot handler runs on the
+  // emitter's thread, so it marshals to that strand before touching the timer.
+  auto strand = asio::make_strand(executor_);
+  auto timer = std::make_shared<asio::steady_timer>(strand);
+  auto delay = b.delay;
+  if (b.jitter.count() > 0) {
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    delay += std::chrono::milliseconds(rng() % (b.jitter.count() + 1));
+  }
+  if (b.hang) {
+    timer->expires_at(asio::steady_timer::time_point::max());
+  } else {
+    timer->expires_after(delay);
+  }
+  auto slot = asio::get_associated_cancellation_slot(handler);
+  if (slot.is_connected()) {
+    slot.assign([timer, strand](asio::cancellation_type) {
+      asio::post(strand, [timer] { timer->cancel(); });
+    });
+  }
+  ++in_flight_;
+  timer->async_wait(asio::bind_executor(
+      strand, [this, timer, b, slot, handler = std::move(handler),
+           produce = std::move(produce)](boost::system::error_code ec) mutable {
+        if (slot.is_connected()) slot.clear();
+        --in_flight_;
+        Error e;
+        if (ec) {
+          ++cancelled_;
+          e = Error(Code::cancelled, "fake " + name() + ": cancelled");
+        } else if (b.fail != Code::ok) {
+          e = Error(b.fail, "fake " + name() + ": scripted " + std::string(to_string(b.fail)));
+        }
+        // Hop to the caller's executor for the completion.
+        produce([h = std::move(handler)](auto&&... args) mutable {
+          asio::dispatch(asio::append(std::move(h), std::forward<decltype(args)>(args)...));
+        }, std::move(e));
+      }));
+}
+
+void FakeProvider::wrap_impl(ByteView context, ByteView share,
+                             asio::any_completion_handler<providers::WrapSignature> handler) {
+  ++wraps_;
+  Behaviour b;
+  std::string identity;
+  {
+    std::lock_guard lock(mutex_);
+    b = wrap_;
+    identity = identity_;
+  }
+  Bytes nonce(12);
+  random_fill(nonce);
+  Bytes wrapped = nonce;
+  auto sealed = aead::seal(key_.view(), nonce, context, share);
+  wrapped.insert(wrapped.end(), sealed->begin(), sealed->end());
+  run<providers::WrapSignature>(
+      b, std::move(handler),
+      [wrapped = std::move(wrapped), identity](auto h, Error e) mutable {
+        providers::WrapResult r;
+        if (e.ok()) r = {std::move(wrapped), identity};
+        std::move(h)(std::move(e), std::move(r));
+      });
+}
+
+void FakeProvider::unwrap_impl(ByteView context, std::string_view, ByteView wrapped,
+                               asio::any_completion_handler<providers::UnwrapSignature> handler) {
+  ++unwraps_;
+  Behaviour b;
+  {
+    std::lock_guard lock(mutex_);
+    b = unwrap_;
+  }
+  SecretBytes share;
+  Error err;
+  if (wrapped.size() < 12 + 16) {
+    err = integrity_error("fake " + name() + ": wrapped share too short");
+  } else {
+    auto opened = aead::open(key_.view(), wrapped.first(12), context, wrapped.subspan(12));
+    if (opened.ok()) {
+      share = std::move(opened.value());
+      if (b.garbage) random_fill(share.span());
+    } else {
+      err = opened.error().prefixed("fake " + name());
+    }
+  }
+  run<providers::UnwrapSignature>(
+      b, std::move(handler),
+      [share = std::move(share), err](auto h, Error e) mutable {
+        if (e.ok()) e = err;
+        std::move(h)(std::move(e), e.ok() ? std::move(share) : SecretBytes());
+      });
+}
+
+void FakeProvider::probe_impl(asio::any_completion_handler<providers::ProbeSignature> handler) {
+  ++probes_;
+  Behaviour b;
+  {
+    std::lock_guard lock(mutex_);
+    b = probe_;
+    if (flip_ != Code::ok) {
+      flip_state_ = !flip_state_;
+      b.fail = flip_state_ ? flip_ : Code::ok;
+    }
+  }
+  run<providers::ProbeSignature>(b, std::move(handler),
+                                 [](auto h, Error e) { std::move(h)(std::move(e)); });
+}
+
+}  // namespace trousseau::testing

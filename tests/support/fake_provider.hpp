@@ -1,0 +1,67 @@
+// A scriptable provider for orchestrator tests: delay, error, garbage,
+// hang until cancelled, flip-flopping health. Wrapping is real AES-GCM under
+// a per-instance key, so integrity failures are as real as in production.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "providers/provider.hpp"
+
+namespace trousseau::testing {
+
+namespace asio = boost::asio;
+
+struct Behaviour {
+  std::chrono::milliseconds delay{0};
+  std::chrono::milliseconds jitter{0};  ///< added uniformly at random, 0..jitter
+  Code fail = Code::ok;                 ///< complete with this error instead
+  bool hang = false;                    ///< never complete unless cancelled
+  bool garbage = false;                 ///< unwrap "succeeds" with a wrong share
+};
+
+class FakeProvider final : public providers::Provider {
+ public:
+  FakeProvider(std::string name, boost::asio::any_io_executor executor);
+
+  std::string key_identity() const override;
+  void set_key_identity(std::string id);
+
+  /// Behaviour of wrap, unwrap and probe calls started from now on.
+  void script(Behaviour b);
+  void script_wrap(Behaviour b);
+  void script_unwrap(Behaviour b);
+  void script_probe(Behaviour b);
+  /// Probes alternate between healthy and `fail` on every call.
+  void flip_flop_probe(Code fail);
+
+  int wraps() const { return wraps_; }
+  int unwraps() const { return unwraps_; }
+  int probes() const { return probes_; }
+  int cancelled() const { return cancelled_; }
+  int in_flight() const { return in_flight_; }
+
+ private:
+  void wrap_impl(ByteView context, ByteView share,
+                 asio::any_completion_handler<providers::WrapSignature> handler) override;
+  void unwrap_impl(ByteView context, std::string_view key_version, ByteView wrapped,
+                   asio::any_completion_handler<providers::UnwrapSignature> handler) override;
+  void probe_impl(asio::any_completion_handler<providers::ProbeSignature> handler) override;
+
+  template <typename Signature, typename Produce>
+  void run(Behaviour b, asio::any_completion_handler<Signature> handler, Produce produce);
+
+  boost::asio::any_io_executor executor_;
+  SecretBytes key_;
+  mutable std::mutex mutex_;
+  Behaviour wrap_, unwrap_, probe_;
+  Code flip_ = Code::ok;
+  bool flip_state_ = false;
+  std::string identity_;
+  std::atomic<int> wraps_{0}, unwraps_{0}, probes_{0}, cancelled_{0}, in_flight_{0};
+};
+
+}  // namespace trousseau::testing
