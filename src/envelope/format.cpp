@@ -14,6 +14,7 @@ namespace pb = ::trousseau::envelope::v1;
 namespace {
 
 constexpr std::string_view kShareContextLabel = "trousseau.io/share/v1";
+constexpr std::string_view kWrapsDigestLabel = "trousseau.io/wraps/v1";
 
 Bytes serialize(const google::protobuf::MessageLite& m) {
   Bytes out(m.ByteSizeLong());
@@ -61,6 +62,23 @@ Bytes share_context(const std::array<std::uint8_t, 12>& nonce, std::uint8_t thre
   it = std::copy(nonce.begin(), nonce.end(), it);
   *it++ = threshold;
   *it = x;
+  return out;
+}
+
+Bytes additional_data(const Envelope& env) {
+  Bytes wraps;
+  for (const Slot& s : env.slots) {
+    for (const ShareRef& w : s.wraps) {
+      const auto n = static_cast<std::uint32_t>(w.wrapped.size());
+      const std::uint8_t len[4] = {static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
+                                   static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)};
+      wraps.insert(wraps.end(), len, len + 4);
+      wraps.insert(wraps.end(), w.wrapped.begin(), w.wrapped.end());
+    }
+  }
+  Bytes digest = sha256({as_bytes(kWrapsDigestLabel), wraps});
+  Bytes out = env.header_bytes;
+  out.insert(out.end(), digest.begin(), digest.end());
   return out;
 }
 

@@ -70,6 +70,11 @@ Bytes encode_header(const Envelope& env);
 Bytes share_context(const std::array<std::uint8_t, 12>& nonce, std::uint8_t threshold,
                     std::uint8_t x);
 
+/// The GCM additional data: the header bytes followed by a SHA-256 digest
+/// of every wrapped share (length-prefixed, in header order), so that no byte
+/// of a stored envelope can change without failing authentication.
+Bytes additional_data(const Envelope& env);
+
 /// Lays out `env` (header_bytes and sealed already set) as a ciphertext, and
 /// annotations where `limits` ask for them. Fails with failed_precondition
 /// when it cannot fit.

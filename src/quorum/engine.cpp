@@ -1,0 +1,158 @@
+#include "quorum/engine.hpp"
+
+#include <algorithm>
+
+#include "common/log.hpp"
+
+namespace trousseau::quorum {
+
+Engine::Engine(asio::io_context& io, const config::Config& cfg,
+               std::vector<std::unique_ptr<ManagedProvider>> providers, std::string state_path)
+    : io_(io), cfg_(cfg), owned_(std::move(providers)), state_path_(std::move(state_path)) {
+  for (const auto& names : cfg_.policy.slots) {
+    std::vector<ManagedProvider*> slot;
+    for (const std::string& name : names) {
+      ManagedProvider* p = find(name);
+      assert(p != nullptr && "policy names a provider that was not built");
+      slot.push_back(p);
+    }
+    slots_.push_back(std::move(slot));
+  }
+  if (!state_path_.empty()) {
+    auto loaded = load_rotation_state(state_path_);
+    if (loaded.ok()) {
+      rotation_ = std::move(loaded.value());
+    } else {
+      // A corrupt state file must not stop the plugin; moving the
+      // generation far ahead keeps key_id from repeating an old value.
+      log::error("msg=\"cannot load rotation state; starting a new generation series\" error=\"" +
+                 loaded.error().message() + "\"");
+      rotation_.generation = static_cast<std::uint64_t>(
+          std::chrono::system_clock::now().time_since_epoch() / std::chrono::seconds(1));
+    }
+  }
+}
+
+Engine::~Engine() = default;
+
+ManagedProvider* Engine::find(std::string_view name) const {
+  for (const auto& p : owned_) {
+    if (p->name() == name) return p.get();
+  }
+  return nullptr;
+}
+
+std::vector<ManagedProvider*> Engine::providers() const {
+  std::vector<ManagedProvider*> out;
+  for (const auto& p : owned_) out.push_back(p.get());
+  return out;
+}
+
+Counters Engine::counters() const {
+  std::lock_guard lock(mutex_);
+  return counters_;
+}
+
+RotationState Engine::rotation() const {
+  std::lock_guard lock(mutex_);
+  return rotation_;
+}
+
+std::string Engine::key_id() const {
+  std::string canonical = "trousseau key_id v1\nthreshold " + std::to_string(cfg_.policy.threshold) +
+                          "\nmin_encrypt_slots " + std::to_string(cfg_.policy.min_encrypt_slots);
+  for (const auto& slot : slots_) {
+    canonical += "\nslot";
+    for (const ManagedProvider* p : slot) {
+      canonical += " " + p->name() + "=" + p->provider().type() + ":" +
+                   p->provider().key_identity();
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    canonical += "\ngeneration " + std::to_string(rotation_.generation);
+  }
+  Bytes digest = sha256({as_bytes(canonical)});
+  return "trousseau-" + hex_encode(ByteView(digest).first(20));
+}
+
+Status Engine::status() const {
+  Status s;
+  std::size_t healthy_slots = 0;
+  for (const auto& slot : slots_) {
+    bool any = false;
+    for (const ManagedProvider* p : slot) {
+      if (p->healthy()) {
+        any = true;
+      } else {
+        s.detail += (s.detail.empty() ? "" : "; ") + p->name() + ": " + p->health().last_error;
+      }
+    }
+    healthy_slots += any ? 1 : 0;
+  }
+  // W >= k, so reaching W covers decryption too.
+  s.healthy = healthy_slots >= cfg_.policy.min_encrypt_slots &&
+              healthy_slots >= cfg_.policy.threshold;
+  s.key_id = key_id();
+  return s;
+}
+
+void Engine::persist_locked() {
+  if (state_path_.empty()) return;
+  if (Error e = save_rotation_state(state_path_, rotation_); !e.ok()) {
+    log::error("msg=\"cannot save rotation state\" error=\"" + e.message() + "\"");
+  }
+}
+
+void Engine::note_degraded(const std::vector<std::string>& missing) {
+  std::lock_guard lock(mutex_);
+  ++counters_.degraded_encrypts;
+  const bool was = rotation_.degraded;
+  const std::size_t before = rotation_.missing.size();
+  rotation_.degraded = true;
+  rotation_.missing.insert(missing.begin(), missing.end());
+  if (!was || rotation_.missing.size() != before) persist_locked();
+}
+
+void Engine::on_health_changed() {
+  std::lock_guard lock(mutex_);
+  if (!rotation_.degraded) return;
+  for (const auto& p : owned_) {
+    if (!p->healthy()) return;
+  }
+  ++rotation_.generation;
+  rotation_.degraded = false;
+  std::string names;
+  for (const auto& m : rotation_.missing) names += (names.empty() ? "" : ",") + m;
+  rotation_.missing.clear();
+  persist_locked();
+  log::info("msg=\"every provider is healthy after a degraded write; rotating key_id\" "
+            "generation=" + std::to_string(rotation_.generation) + " were_missing=" + names);
+}
+
+Error aggregate_failures(const std::string& what,
+                         const std::vector<std::pair<std::string, Error>>& failures) {
+  bool all_data = !failures.empty();
+  bool exhausted = false;
+  bool other = false;
+  std::string detail;
+  for (const auto& [name, e] : failures) {
+    const bool data = e.code() == Code::integrity || e.code() == Code::invalid_argument;
+    all_data = all_data && data;
+    if (e.code() == Code::resource_exhausted) {
+      exhausted = true;
+    } else if (!data) {
+      other = true;
+    }
+    detail += "; [" + name + "] " + e.message();
+  }
+  Code code = Code::unavailable;
+  if (all_data) {
+    code = Code::invalid_argument;
+  } else if (exhausted && !other) {
+    code = Code::resource_exhausted;
+  }
+  return Error(code, what + detail);
+}
+
+}  // namespace trousseau::quorum

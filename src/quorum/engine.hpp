@@ -1,0 +1,154 @@
+// The quorum engine: fans each Encrypt and Decrypt out to the providers of
+// the policy and answers at the quorum.
+//
+// Encrypt, step by step:
+//  1. Draw a fresh 32-byte envelope key K and a 12-byte nonce; split K
+//     k-of-n, share i going to slot i (x = i + 1).
+//  2. Ask every admitted provider of every slot to wrap its slot's share, in
+//     parallel, each call bounded by its provider timeout and the request
+//     deadline. Providers whose breaker is open are not asked.
+//  3. When every call has answered, or W slots hold a wrapped share and
+//     `encrypt_grace` has passed since, cancel what is left and build the
+//     envelope from the slots that hold a share.
+//  4. Fewer than W slots: UNAVAILABLE naming every provider and its error.
+//     W or more but not every provider: a degraded write; the engine
+//     remembers it and changes key_id once every provider is healthy again.
+//
+// Decrypt, step by step:
+//  1. Parse the envelope (INVALID_ARGUMENT when malformed).
+//  2. Rank each (slot, provider) pair: healthy first, then by observed
+//     latency. "hedged": start the best one per slot for k slots; "all":
+//     start every pair at once.
+//  3. A failed call starts the next best pair. A call slower than its
+//     provider's high-percentile latency starts one more (a hedge).
+//  4. Whenever k shares from distinct slots are at hand, combine them and
+//     open the sealed data. The first key whose GCM tag verifies wins: every
+//     outstanding call is cancelled and the plaintext returned. Shares that
+//     disagree with the verified polynomial are named as bad.
+//  5. When no k-subset verifies, fetch one more share and retry; when every
+//     pair has answered, fail: INVALID_ARGUMENT if the data is at fault,
+//     UNAVAILABLE naming the providers that failed otherwise.
+//  6. The request deadline or a cancellation ends the request at once,
+//     cancelling every outstanding call.
+//
+// Threading: each request runs on its own strand of the shared io_context.
+// The caller passes that strand; the completion handler runs on it, and the
+// caller must emit cancellation on the handler's slot from it.
+#pragma once
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "envelope/format.hpp"
+#include "quorum/managed_provider.hpp"
+#include "quorum/rotation_state.hpp"
+
+namespace trousseau::quorum {
+
+using Strand = asio::strand<asio::io_context::executor_type>;
+
+struct EncryptOutcome {
+  envelope::Encoded encoded;
+  std::string key_id;                 ///< the key_id this envelope belongs to
+  std::vector<std::string> missing;   ///< providers that did not wrap (degraded)
+};
+
+using EncryptSignature = void(Error, EncryptOutcome);
+using DecryptSignature = void(Error, SecretBytes);
+
+struct Status {
+  bool healthy = false;  ///< W slots (and so k) have a healthy provider
+  std::string key_id;
+  std::string detail;    ///< which providers are unhealthy, for logs
+};
+
+struct Counters {
+  std::uint64_t degraded_encrypts = 0;
+  std::uint64_t bad_shares = 0;
+  std::uint64_t hedges = 0;
+};
+
+class Engine {
+ public:
+  /// `providers` must hold every provider the policy names.
+  Engine(asio::io_context& io, const config::Config& cfg,
+         std::vector<std::unique_ptr<ManagedProvider>> providers,
+         std::string state_path = {});
+  ~Engine();
+
+  Strand make_strand() { return asio::make_strand(io_); }
+
+  template <typename Token>
+  auto async_encrypt(Strand strand, ByteView plaintext, envelope::Limits limits,
+                     Clock::time_point deadline, Token&& token) {
+    return asio::async_initiate<Token, EncryptSignature>(
+        [this](auto h, Strand s, ByteView p, envelope::Limits l, Clock::time_point d) {
+          encrypt_impl(std::move(s), p, l, d, std::move(h));
+        },
+        token, std::move(strand), plaintext, limits, deadline);
+  }
+
+  template <typename Token>
+  auto async_decrypt(Strand strand, ByteView ciphertext, const envelope::Annotations& annotations,
+                     Clock::time_point deadline, Token&& token) {
+    return asio::async_initiate<Token, DecryptSignature>(
+        [this](auto h, Strand s, ByteView c, const envelope::Annotations& a,
+               Clock::time_point d) { decrypt_impl(std::move(s), c, a, d, std::move(h)); },
+        token, std::move(strand), ciphertext, annotations, deadline);
+  }
+
+  /// From cached health only: no provider is called.
+  Status status() const;
+  /// A digest of the policy, every provider's key identity and the
+  /// rotation generation. Never secret, never reused.
+  std::string key_id() const;
+
+  const config::Config& config() const { return cfg_; }
+  const std::vector<std::vector<ManagedProvider*>>& slots() const { return slots_; }
+  ManagedProvider* find(std::string_view name) const;
+  std::vector<ManagedProvider*> providers() const;
+  Counters counters() const;
+  RotationState rotation() const;
+
+  /// Called by the health monitor after probes: bumps the generation when
+  /// a degraded write is pending and every provider is healthy.
+  void on_health_changed();
+
+  // Used by the operations.
+  void note_degraded(const std::vector<std::string>& missing);
+  void note_bad_share() { std::lock_guard l(mutex_); ++counters_.bad_shares; }
+  void note_hedge() { std::lock_guard l(mutex_); ++counters_.hedges; }
+
+ private:
+  void encrypt_impl(Strand strand, ByteView plaintext, envelope::Limits limits,
+                    Clock::time_point deadline,
+                    asio::any_completion_handler<EncryptSignature> handler);
+  void decrypt_impl(Strand strand, ByteView ciphertext, const envelope::Annotations& annotations,
+                    Clock::time_point deadline,
+                    asio::any_completion_handler<DecryptSignature> handler);
+  void persist_locked();
+
+  asio::io_context& io_;
+  config::Config cfg_;
+  std::vector<std::unique_ptr<ManagedProvider>> owned_;
+  std::vector<std::vector<ManagedProvider*>> slots_;
+  std::string state_path_;
+  mutable std::mutex mutex_;
+  RotationState rotation_;
+  Counters counters_;
+};
+
+/// Puts failures into one Error: INVALID_ARGUMENT when every failure is the
+/// data's fault, RESOURCE_EXHAUSTED when back-pressure is the only other
+/// cause, UNAVAILABLE otherwise. The message names each provider.
+Error aggregate_failures(const std::string& what,
+                         const std::vector<std::pair<std::string, Error>>& failures);
+
+}  // namespace trousseau::quorum

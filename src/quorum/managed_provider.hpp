@@ -1,0 +1,73 @@
+// One configured provider as the quorum engine sees it: the provider itself
+// plus its limits, latency estimate and circuit breaker.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "config/config.hpp"
+#include "providers/provider.hpp"
+#include "quorum/latency.hpp"
+#include "quorum/limiter.hpp"
+
+namespace trousseau::quorum {
+
+using Clock = std::chrono::steady_clock;
+
+struct HealthSnapshot {
+  bool healthy = false;
+  bool probed = false;            ///< at least one probe finished
+  unsigned consecutive_failures = 0;
+  std::string last_error;         ///< empty while healthy
+};
+
+/// Thread-safe. Health rules:
+///  1. A successful call or probe closes the breaker and clears the count.
+///  2. A failed probe opens the breaker at once.
+///  3. A call that fails for a transient reason (unavailable, deadline,
+///     permission) adds one; `failure_threshold` in a row open the breaker.
+///     Integrity failures and cancellations say nothing about health.
+///  4. While open, the provider is skipped, except for one trial call per
+///     `breaker_backoff`.
+class ManagedProvider {
+ public:
+  ManagedProvider(std::unique_ptr<providers::Provider> provider, const config::ProviderConfig& cfg,
+                  const config::HealthConfig& health, asio::any_io_executor executor);
+
+  providers::Provider& provider() { return *provider_; }
+  const providers::Provider& provider() const { return *provider_; }
+  const std::string& name() const { return provider_->name(); }
+  Clock::duration timeout() const { return timeout_; }
+  Limiter& limiter() { return limiter_; }
+  LatencyEstimator& latency() { return latency_; }
+
+  /// May a request call this provider now? Consumes the half-open trial.
+  bool admit();
+  /// Healthy, without consuming anything (for ranking and Status).
+  bool healthy() const;
+  HealthSnapshot health() const;
+
+  void record_success(Clock::duration latency);
+  void record_failure(const Error& error);
+  void record_probe(const Error& error, Clock::duration latency);
+
+  /// When a hedge should start for a call to this provider.
+  Clock::duration hedge_delay(Clock::duration floor) const;
+
+ private:
+  void open_breaker(const Error& error);
+
+  std::unique_ptr<providers::Provider> provider_;
+  Clock::duration timeout_;
+  unsigned failure_threshold_;
+  Clock::duration backoff_;
+  Limiter limiter_;
+  LatencyEstimator latency_;
+  mutable std::mutex mutex_;
+  HealthSnapshot health_;
+  Clock::time_point retry_at_{};
+};
+
+}  // namespace trousseau::quorum

@@ -1,0 +1,78 @@
+#include "quorum/rotation_state.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace trousseau::quorum {
+
+namespace json = boost::json;
+
+Result<RotationState> load_rotation_state(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    if (!std::filesystem::exists(path)) return RotationState{};
+    return unavailable("cannot read state file " + path);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  boost::system::error_code ec;
+  json::value v = json::parse(ss.str(), ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  RotationState s;
+  if (o == nullptr) return Error(Code::failed_precondition, "state file " + path + " is corrupt");
+  if (const json::value* g = o->if_contains("generation"); g && g->is_uint64()) {
+    s.generation = g->as_uint64();
+  } else if (g && g->is_int64() && g->as_int64() >= 0) {
+    s.generation = static_cast<std::uint64_t>(g->as_int64());
+  } else {
+    return Error(Code::failed_precondition, "state file " + path + ": bad generation");
+  }
+  if (const json::value* d = o->if_contains("degraded"); d && d->is_bool()) s.degraded = d->as_bool();
+  if (const json::value* m = o->if_contains("missing"); m && m->is_array()) {
+    for (const json::value& name : m->as_array()) {
+      if (name.is_string()) s.missing.insert(std::string(name.as_string()));
+    }
+  }
+  return s;
+}
+
+Error save_rotation_state(const std::string& path, const RotationState& state) {
+  json::object o;
+  o["generation"] = state.generation;
+  o["degraded"] = state.degraded;
+  json::array missing;
+  for (const std::string& m : state.missing) missing.emplace_back(m);
+  o["missing"] = std::move(missing);
+  const std::string text = json::serialize(o) + "\n";
+
+  std::filesystem::path p(path);
+  std::error_code ec;
+  std::filesystem::create_directories(p.parent_path(), ec);
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return unavailable("cannot write " + tmp + ": " + std::strerror(errno));
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) err = errno;
+    ::unlink(tmp.c_str());
+    return unavailable("cannot write " + path + ": " + std::strerror(err));
+  }
+  int dir = ::open(p.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return {};
+}
+
+}  // namespace trousseau::quorum
