@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -13,12 +12,6 @@ namespace trousseau::config {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Provider names appear in envelopes, logs and metric labels.
-bool valid_provider_name(const std::string& name) {
-  static const std::regex re("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
-  return std::regex_match(name, re);
-}
 
 void parse_policy(Node node, PolicyConfig& policy) {
   std::vector<Node> slots = node.sequence("slots");
@@ -71,7 +64,7 @@ void parse_providers(Node& root, Config& cfg) {
   for (Node& p : nodes) {
     ProviderConfig pc;
     pc.name = p.string("name");
-    if (!pc.name.empty() && !valid_provider_name(pc.name)) {
+    if (!pc.name.empty() && !envelope::is_valid_provider_name(pc.name)) {
       p.error("name", "'" + pc.name +
                           "' must be 1-63 lowercase letters, digits or '-', starting and "
                           "ending with a letter or digit");

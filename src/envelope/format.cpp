@@ -32,6 +32,13 @@ std::size_t encoded_size(const pb::Envelope& e) { return kMagic.size() + e.ByteS
 
 }  // namespace
 
+bool is_valid_provider_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxProviderName) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name.front()) || !alnum(name.back())) return false;
+  return std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || c == '-'; });
+}
+
 std::string annotation_key(std::size_t index) {
   return std::to_string(index) + std::string(kAnnotationDomain);
 }
@@ -194,7 +201,7 @@ Result<Envelope> parse(ByteView ciphertext, const Annotations& annotations) {
     Slot slot;
     slot.x = static_cast<std::uint8_t>(ps.x());
     for (const pb::ShareRef& r : ps.wraps()) {
-      if (r.provider().empty() || r.provider().size() > kMaxProviderName ||
+      if (!is_valid_provider_name(r.provider()) ||
           r.key_version().size() > kMaxKeyVersion || !providers.insert(r.provider()).second) {
         return invalid_argument("envelope: invalid or repeated provider reference");
       }

@@ -87,4 +87,8 @@ Result<Envelope> parse(ByteView ciphertext, const Annotations& annotations);
 
 std::string annotation_key(std::size_t index);
 
+/// Provider names: 1-63 lowercase letters, digits and '-', starting and
+/// ending with a letter or digit (they appear in envelopes, logs, metrics).
+bool is_valid_provider_name(std::string_view name);
+
 }  // namespace trousseau::envelope

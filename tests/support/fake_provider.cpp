@@ -8,17 +8,43 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <map>
 #include <random>
+
+#include "providers/registry.hpp"
 
 #include "envelope/aead.hpp"
 
 namespace trousseau::testing {
 
+namespace {
+std::mutex g_registry_mutex;
+std::map<std::string, FakeProvider*>& registry() {
+  static std::map<std::string, FakeProvider*> r;
+  return r;
+}
+}  // namespace
+
 FakeProvider::FakeProvider(std::string name, asio::any_io_executor executor)
     : Provider(std::move(name), "fake"),
       executor_(std::move(executor)),
       key_(SecretBytes::random(32)),
-      identity_("fake:" + this->name() + ":v1") {}
+      identity_("fake:" + this->name() + ":v1") {
+  std::lock_guard lock(g_registry_mutex);
+  registry()[this->name()] = this;
+}
+
+FakeProvider::~FakeProvider() {
+  std::lock_guard lock(g_registry_mutex);
+  auto it = registry().find(name());
+  if (it != registry().end() && it->second == this) registry().erase(it);
+}
+
+FakeProvider* FakeProvider::find(const std::string& name) {
+  std::lock_guard lock(g_registry_mutex);
+  auto it = registry().find(name);
+  return it == registry().end() ? nullptr : it->second;
+}
 
 std::string FakeProvider::key_identity() const {
   std::lock_guard lock(mutex_);
@@ -102,6 +128,7 @@ void FakeProvider::wrap_impl(ByteView context, ByteView share,
   Bytes wrapped = nonce;
   auto sealed = aead::seal(key_.view(), nonce, context, share);
   wrapped.insert(wrapped.end(), sealed->begin(), sealed->end());
+  wrapped.resize(wrapped.size() + padding_, 0xa5);
   run<providers::WrapSignature>(
       b, std::move(handler),
       [wrapped = std::move(wrapped), identity](auto h, Error e) mutable {
@@ -124,7 +151,9 @@ void FakeProvider::unwrap_impl(ByteView context, std::string_view, ByteView wrap
   if (wrapped.size() < 12 + 16) {
     err = integrity_error("fake " + name() + ": wrapped share too short");
   } else {
-    auto opened = aead::open(key_.view(), wrapped.first(12), context, wrapped.subspan(12));
+    const std::size_t pad = std::min<std::size_t>(padding_, wrapped.size() - 28);
+    auto opened = aead::open(key_.view(), wrapped.first(12), context,
+                             wrapped.subspan(12, wrapped.size() - 12 - pad));
     if (opened.ok()) {
       share = std::move(opened.value());
       if (b.garbage) random_fill(share.span());
@@ -155,4 +184,34 @@ void FakeProvider::probe_impl(asio::any_completion_handler<providers::ProbeSigna
                                  [](auto h, Error e) { std::move(h)(std::move(e)); });
 }
 
+}  // namespace trousseau::testing
+
+namespace trousseau::testing {
+namespace {
+
+struct FakeSettings final : providers::ProviderSettings {
+  std::size_t padding = 0;
+};
+
+/// `type: fake` in a configuration: for server-level tests only.
+class FakeFactory final : public providers::ProviderFactory {
+ public:
+  std::string_view type() const override { return "fake"; }
+  std::unique_ptr<providers::ProviderSettings> parse(config::Node& node) const override {
+    auto s = std::make_unique<FakeSettings>();
+    s->padding = static_cast<std::size_t>(node.integer("wrap_padding", 0, 0, 4096));
+    return s;
+  }
+  Result<std::unique_ptr<providers::Provider>> create(
+      const std::string& name, const providers::ProviderSettings& settings,
+      const providers::ProviderContext& context) const override {
+    auto p = std::make_unique<FakeProvider>(name, context.executor);
+    p->set_wrap_padding(static_cast<const FakeSettings&>(settings).padding);
+    return std::unique_ptr<providers::Provider>(std::move(p));
+  }
+};
+
+TROUSSEAU_REGISTER_PROVIDER(FakeFactory)
+
+}  // namespace
 }  // namespace trousseau::testing

@@ -38,6 +38,14 @@ class FakeProvider final : public providers::Provider {
   /// Probes alternate between healthy and `fail` on every call.
   void flip_flop_probe(Code fail);
 
+  /// Appends this many bytes to every wrapped share (to test size limits).
+  void set_wrap_padding(std::size_t n) { padding_ = n; }
+
+  /// Fakes built from configuration (type "fake"), by name, while they live.
+  static FakeProvider* find(const std::string& name);
+
+  ~FakeProvider() override;
+
   int wraps() const { return wraps_; }
   int unwraps() const { return unwraps_; }
   int probes() const { return probes_; }
@@ -61,6 +69,7 @@ class FakeProvider final : public providers::Provider {
   Code flip_ = Code::ok;
   bool flip_state_ = false;
   std::string identity_;
+  std::atomic<std::size_t> padding_{0};
   std::atomic<int> wraps_{0}, unwraps_{0}, probes_{0}, cancelled_{0}, in_flight_{0};
 };
 

@@ -1,0 +1,57 @@
+// Glue between gRPC callback reactors and the quorum engine.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
+#include <memory>
+
+#include "common/error.hpp"
+#include "config/config.hpp"
+#include "quorum/engine.hpp"
+
+namespace trousseau::kms {
+
+namespace asio = boost::asio;
+
+/// One unary call that waits for the engine. Finishes exactly once (the
+/// engine's handler calls Finish), turns gRPC cancellation into a
+/// cancellation of the engine operation on its strand, and deletes itself
+/// when gRPC is done with it.
+class EngineReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit EngineReactor(quorum::Strand strand)
+      : strand_(std::move(strand)), signal_(std::make_shared<asio::cancellation_signal>()) {}
+
+  const quorum::Strand& strand() const { return strand_; }
+  asio::cancellation_slot slot() { return signal_->slot(); }
+
+  void OnCancel() override {
+    // gRPC's thread: emit on the strand, where the operation lives. The
+    // signal is shared so that it outlives this reactor if need be.
+    asio::post(strand_, [s = signal_] { s->emit(asio::cancellation_type::terminal); });
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  quorum::Strand strand_;
+  std::shared_ptr<asio::cancellation_signal> signal_;
+};
+
+grpc::Status to_grpc(const Error& e);
+
+/// The engine deadline for a call: the caller's deadline (or the default
+/// when it set none) less the safety margin. nullopt when nothing is left.
+std::optional<quorum::Clock::time_point> request_deadline(const grpc::CallbackServerContext& ctx,
+                                                          const config::RequestConfig& cfg);
+
+/// Finishes `ctx` at once with `status`.
+inline grpc::ServerUnaryReactor* finish_now(grpc::CallbackServerContext* ctx,
+                                            const grpc::Status& status) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+}  // namespace trousseau::kms

@@ -1,0 +1,152 @@
+#include "kms/server.hpp"
+
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "common/log.hpp"
+#include "providers/registry.hpp"
+
+namespace trousseau::kms {
+
+namespace {
+
+/// Does a process accept connections on this unix socket?
+bool socket_is_live(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  const bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return live;
+}
+
+}  // namespace
+
+Server::Server(const config::Config& cfg, const ServerOptions& options)
+    : cfg_(cfg), options_(options) {}
+
+Result<std::unique_ptr<Server>> Server::create(const config::Config& cfg,
+                                               const ServerOptions& options) {
+  std::unique_ptr<Server> s(new Server(cfg, options));
+  providers::ProviderContext context{s->io_.get_executor(), options.create_missing_keys};
+  std::vector<std::unique_ptr<quorum::ManagedProvider>> managed;
+  for (const config::ProviderConfig& pc : cfg.providers) {
+    const providers::ProviderFactory* f = providers::Registry::instance().find(pc.type);
+    if (f == nullptr || !pc.settings) {
+      return Error(Code::failed_precondition, "provider '" + pc.name + "': unknown type " + pc.type);
+    }
+    auto p = f->create(pc.name, *pc.settings, context);
+    if (!p.ok()) return p.error().prefixed("provider '" + pc.name + "'");
+    managed.push_back(std::make_unique<quorum::ManagedProvider>(std::move(p.value()), pc,
+                                                                cfg.health, s->io_.get_executor()));
+  }
+  const std::string state = (std::filesystem::path(cfg.state_dir) / "state.json").string();
+  s->engine_ = std::make_unique<quorum::Engine>(s->io_, cfg, std::move(managed), state);
+  s->health_ = std::make_unique<quorum::HealthMonitor>(*s->engine_, s->io_);
+  s->v2_ = std::make_unique<V2Service>(*s->engine_);
+  s->v1beta1_ = std::make_unique<V1beta1Service>(*s->engine_);
+  return s;
+}
+
+Server::~Server() { shutdown(std::chrono::milliseconds(0)); }
+
+Error Server::prepare_socket() const {
+  const std::filesystem::path path(cfg_.socket);
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) return unavailable("cannot create " + path.parent_path().string() + ": " + ec.message());
+  struct ::stat st {};
+  if (::lstat(cfg_.socket.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return unavailable("cannot inspect " + cfg_.socket + ": " + std::strerror(errno));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return Error(Code::failed_precondition, cfg_.socket + " exists and is not a socket; refusing to remove it");
+  }
+  if (socket_is_live(cfg_.socket)) {
+    return Error(Code::failed_precondition,
+                 "another process is serving on " + cfg_.socket + "; refusing to start");
+  }
+  if (::unlink(cfg_.socket.c_str()) != 0) {
+    return unavailable("cannot remove stale socket " + cfg_.socket + ": " + std::strerror(errno));
+  }
+  log::info("msg=\"removed stale socket\" path=" + cfg_.socket);
+  return {};
+}
+
+Error Server::secure_socket() const {
+  mode_t mode = 0600;
+  if (cfg_.socket_group) {
+    struct group* g = ::getgrnam(cfg_.socket_group->c_str());
+    if (g == nullptr) return Error(Code::failed_precondition, "unknown socket_group " + *cfg_.socket_group);
+    if (::chown(cfg_.socket.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+      return unavailable("cannot chown " + cfg_.socket + ": " + std::strerror(errno));
+    }
+    mode = 0660;
+  }
+  if (::chmod(cfg_.socket.c_str(), mode) != 0) {
+    return unavailable("cannot chmod " + cfg_.socket + ": " + std::strerror(errno));
+  }
+  return {};
+}
+
+Error Server::start() {
+  unsigned n = options_.threads ? options_.threads : std::max(2u, std::thread::hardware_concurrency());
+  work_.emplace(io_.get_executor());
+  for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { io_.run(); });
+  health_->start();
+  health_->wait_first_round(options_.first_probe_wait);
+  for (quorum::ManagedProvider* p : engine_->providers()) {
+    const auto h = p->health();
+    if (!h.probed) {
+      log::warn("provider=" + p->name() + " msg=\"first probe still running\"");
+    } else if (!h.healthy) {
+      log::warn("provider=" + p->name() + " msg=\"unhealthy at start\" error=\"" + h.last_error + "\"");
+    }
+  }
+
+  if (Error e = prepare_socket(); !e.ok()) return e;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + cfg_.socket, grpc::InsecureServerCredentials());
+  builder.RegisterService(v2_.get());
+  builder.RegisterService(v1beta1_.get());
+  // The socket must never exist with looser permissions, not even briefly.
+  const mode_t old = ::umask(0177);
+  grpc_ = builder.BuildAndStart();
+  ::umask(old);
+  if (!grpc_) return unavailable("cannot listen on unix:" + cfg_.socket);
+  if (Error e = secure_socket(); !e.ok()) return e;
+  log::info("msg=\"serving\" socket=" + cfg_.socket + " key_id=" + engine_->key_id());
+  return {};
+}
+
+void Server::shutdown(std::chrono::milliseconds grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (grpc_) {
+    grpc_->Shutdown(std::chrono::system_clock::now() + grace);
+    grpc_->Wait();
+    ::unlink(cfg_.socket.c_str());
+  }
+  if (health_) health_->stop();
+  // Let cancelled provider calls drain, then stop.
+  work_.reset();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!io_.stopped() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  io_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace trousseau::kms

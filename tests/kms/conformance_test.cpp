@@ -1,0 +1,289 @@
+// Plays kube-apiserver against a real Trousseau server over its unix socket.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <random>
+
+#include "kms/kms_client.hpp"
+#include "kms/kubernetes_limits.hpp"
+#include "support/fake_provider.hpp"
+#include "support/running_server.hpp"
+
+namespace trousseau::kms {
+namespace {
+
+using testing::KmsClient;
+using testing::RunningServer;
+
+constexpr const char* kTwoOfThreeKeyfiles = R"(
+providers:
+  - {name: key-a, type: keyfile, path: "{dir}/keys/a.key"}
+  - {name: key-b, type: keyfile, path: "{dir}/keys/b.key"}
+  - {name: key-c, type: keyfile, path: "{dir}/keys/c.key"}
+policy:
+  threshold: 2
+  min_encrypt_slots: 2
+  slots:
+    - providers: [key-a]
+    - providers: [key-b]
+    - providers: [key-c]
+health:
+  failure_threshold: 100
+)";
+
+std::string random_seed() {
+  std::string s(32, '\0');
+  random_fill({reinterpret_cast<std::uint8_t*>(s.data()), s.size()});
+  return s;
+}
+
+std::map<std::string, std::string> as_map(const google::protobuf::Map<std::string, std::string>& m) {
+  return {m.begin(), m.end()};
+}
+
+class Conformance : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server.started()); }
+
+  /// Encrypts a fresh seed and checks the response the way apiserver does.
+  v2::EncryptResponse encrypt_ok(const std::string& seed) {
+    v2::EncryptResponse resp;
+    grpc::Status st = client.encrypt(seed, resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    EXPECT_TRUE(check_v2_encrypt_response(resp.ciphertext(), resp.key_id(), as_map(resp.annotations())).ok());
+    return resp;
+  }
+
+  grpc::StatusCode decrypt_code(const std::string& ct,
+                                const google::protobuf::Map<std::string, std::string>& ann,
+                                const std::string& seed) {
+    v2::DecryptResponse out;
+    grpc::Status st = client.decrypt(ct, "key", ann, out);
+    // Whatever happens, never a wrong plaintext.
+    if (st.ok()) {
+      EXPECT_EQ(out.plaintext(), seed);
+    }
+    return st.error_code();
+  }
+
+  RunningServer server{kTwoOfThreeKeyfiles};
+  KmsClient client{server.socket()};
+};
+
+TEST_F(Conformance, StatusReportsV2HealthyAndAValidKeyId) {
+  v2::StatusResponse st;
+  ASSERT_TRUE(client.status(st).ok());
+  EXPECT_EQ(st.version(), "v2");
+  EXPECT_EQ(st.healthz(), "ok");
+  EXPECT_FALSE(st.key_id().empty());
+  EXPECT_LE(st.key_id().size(), kMaxKeyIdSize);
+}
+
+TEST_F(Conformance, SocketIsPrivate) {
+  struct ::stat s {};
+  ASSERT_EQ(::stat(server.socket().c_str(), &s), 0);
+  EXPECT_TRUE(S_ISSOCK(s.st_mode));
+  EXPECT_EQ(s.st_mode & 0777, 0600u);
+}
+
+TEST_F(Conformance, EncryptPassesApiserverChecksAndMatchesStatusKeyId) {
+  const std::string seed = random_seed();
+  v2::EncryptResponse resp = encrypt_ok(seed);
+  v2::StatusResponse st;
+  ASSERT_TRUE(client.status(st).ok());
+  EXPECT_EQ(resp.key_id(), st.key_id());
+  EXPECT_EQ(resp.ciphertext().find(seed), std::string::npos);
+}
+
+TEST_F(Conformance, DecryptReturnsTheSeed) {
+  const std::string seed = random_seed();
+  v2::EncryptResponse resp = encrypt_ok(seed);
+  v2::DecryptResponse out;
+  grpc::Status st = client.decrypt(resp.ciphertext(), resp.key_id(), resp.annotations(), out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(out.plaintext(), seed);
+}
+
+TEST_F(Conformance, V1beta1VersionAndRoundTrip) {
+  v1beta1::VersionResponse v;
+  ASSERT_TRUE(client.v1_version(v).ok());
+  EXPECT_EQ(v.version(), "v1beta1");
+  EXPECT_EQ(v.runtime_name(), "trousseau");
+  EXPECT_EQ(v.runtime_version(), TROUSSEAU_VERSION);
+  const std::string dek = random_seed();
+  v1beta1::EncryptResponse enc;
+  ASSERT_TRUE(client.v1_encrypt(dek, enc).ok());
+  v1beta1::DecryptResponse dec;
+  grpc::Status st = client.v1_decrypt(enc.cipher(), dec);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(dec.plain(), dek);
+}
+
+TEST_F(Conformance, EmptyAndOversizedPlaintextsAreInvalidArgument) {
+  v2::EncryptResponse resp;
+  EXPECT_EQ(client.encrypt("", resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(client.encrypt(std::string(64 * 1024 + 1, 'x'), resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1beta1::EncryptResponse v1;
+  EXPECT_EQ(client.v1_encrypt("", v1).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(client.v1_encrypt(std::string(64 * 1024 + 1, 'x'), v1).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // v1beta1 has no size limit on the ciphertext: 64 KiB round-trips.
+  ASSERT_TRUE(client.v1_encrypt(std::string(64 * 1024, 'x'), v1).ok());
+  v1beta1::DecryptResponse back;
+  ASSERT_TRUE(client.v1_decrypt(v1.cipher(), back).ok());
+  EXPECT_EQ(back.plain(), std::string(64 * 1024, 'x'));
+}
+
+TEST_F(Conformance, EmptyAndGarbageCiphertextsAreInvalidArgument) {
+  const std::string seed = random_seed();
+  google::protobuf::Map<std::string, std::string> none;
+  EXPECT_EQ(decrypt_code("", none, seed), grpc::StatusCode::INVALID_ARGUMENT);
+  std::mt19937 rng(7);
+  for (int i = 0; i < 50; ++i) {
+    std::string garbage(1 + rng() % 600, '\0');
+    for (char& c : garbage) c = static_cast<char>(rng());
+    if (i % 2 == 0) garbage.replace(0, 4, "TRS\x01", 4);  // get past the magic
+    EXPECT_EQ(decrypt_code(garbage, none, seed), grpc::StatusCode::INVALID_ARGUMENT) << i;
+  }
+}
+
+TEST_F(Conformance, TruncatedCiphertextsAreInvalidArgument) {
+  const std::string seed = random_seed();
+  v2::EncryptResponse resp = encrypt_ok(seed);
+  const std::string& ct = resp.ciphertext();
+  for (std::size_t n = 0; n < ct.size(); n += 3) {
+    EXPECT_EQ(decrypt_code(ct.substr(0, n), resp.annotations(), seed),
+              grpc::StatusCode::INVALID_ARGUMENT) << "length " << n;
+  }
+}
+
+TEST_F(Conformance, BitFlippedCiphertextsAreInvalidArgument) {
+  const std::string seed = random_seed();
+  v2::EncryptResponse resp = encrypt_ok(seed);
+  for (std::size_t i = 0; i < resp.ciphertext().size(); ++i) {
+    std::string ct = resp.ciphertext();
+    ct[i] = static_cast<char>(ct[i] ^ (1 << (i % 8)));
+    EXPECT_EQ(decrypt_code(ct, resp.annotations(), seed), grpc::StatusCode::INVALID_ARGUMENT)
+        << "byte " << i;
+  }
+}
+
+TEST_F(Conformance, ReorderedCiphertextsAreInvalidArgument) {
+  const std::string seed = random_seed();
+  v2::EncryptResponse resp = encrypt_ok(seed);
+  const std::string& ct = resp.ciphertext();
+  std::string reversed(ct.rbegin(), ct.rend());
+  EXPECT_EQ(decrypt_code(reversed, resp.annotations(), seed), grpc::StatusCode::INVALID_ARGUMENT);
+  const std::size_t half = ct.size() / 2;
+  EXPECT_EQ(decrypt_code(ct.substr(half) + ct.substr(0, half), resp.annotations(), seed),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Swap two 16-byte blocks inside the body.
+  std::string swapped = ct;
+  std::swap_ranges(swapped.begin() + 8, swapped.begin() + 24, swapped.begin() + 40);
+  EXPECT_EQ(decrypt_code(swapped, resp.annotations(), seed), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(Conformance, RemovingOneKeyFileOfThreeKeepsDecryptWorking) {
+  const std::string seed = random_seed();
+  v2::EncryptResponse resp = encrypt_ok(seed);
+  std::filesystem::remove(server.dir().file("keys/a.key"));
+  v2::DecryptResponse out;
+  grpc::Status st = client.decrypt(resp.ciphertext(), resp.key_id(), resp.annotations(), out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(out.plaintext(), seed);
+}
+
+TEST_F(Conformance, RemovingTwoKeyFilesFailsUnavailableNamingThem) {
+  const std::string seed = random_seed();
+  v2::EncryptResponse resp = encrypt_ok(seed);
+  std::filesystem::remove(server.dir().file("keys/a.key"));
+  std::filesystem::remove(server.dir().file("keys/c.key"));
+  v2::DecryptResponse out;
+  grpc::Status st = client.decrypt(resp.ciphertext(), resp.key_id(), resp.annotations(), out);
+  ASSERT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  EXPECT_NE(st.error_message().find("key-a"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("key-c"), std::string::npos) << st.error_message();
+  EXPECT_TRUE(out.plaintext().empty());
+}
+
+// --- Eight slots whose wrapped shares are 512 bytes: the v2 worst case. ---
+
+constexpr const char* kEightWideSlots = R"(
+providers:
+  - {name: wide-0, type: fake, wrap_padding: 452}
+  - {name: wide-1, type: fake, wrap_padding: 452}
+  - {name: wide-2, type: fake, wrap_padding: 452}
+  - {name: wide-3, type: fake, wrap_padding: 452}
+  - {name: wide-4, type: fake, wrap_padding: 452}
+  - {name: wide-5, type: fake, wrap_padding: 452}
+  - {name: wide-6, type: fake, wrap_padding: 452}
+  - {name: wide-7, type: fake, wrap_padding: 452}
+policy:
+  threshold: 5
+  slots:
+    - providers: [wide-0]
+    - providers: [wide-1]
+    - providers: [wide-2]
+    - providers: [wide-3]
+    - providers: [wide-4]
+    - providers: [wide-5]
+    - providers: [wide-6]
+    - providers: [wide-7]
+)";
+
+class WorstCase : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server.started()); }
+  RunningServer server{kEightWideSlots};
+  KmsClient client{server.socket()};
+};
+
+TEST_F(WorstCase, EightSlotsOf512BytesUseAnnotationsWithinLimits) {
+  const std::string seed = random_seed();
+  v2::EncryptResponse resp;
+  grpc::Status st = client.encrypt(seed, resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(check_v2_encrypt_response(resp.ciphertext(), resp.key_id(), as_map(resp.annotations())).ok());
+  EXPECT_FALSE(resp.annotations().empty());
+  for (const auto& [k, v] : resp.annotations()) EXPECT_EQ(v.size(), 512u) << k;
+  v2::DecryptResponse out;
+  st = client.decrypt(resp.ciphertext(), resp.key_id(), resp.annotations(), out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(out.plaintext(), seed);
+}
+
+TEST_F(WorstCase, MissingAlteredOrSwappedAnnotationsAreInvalidArgument) {
+  const std::string seed = random_seed();
+  v2::EncryptResponse resp;
+  ASSERT_TRUE(client.encrypt(seed, resp).ok());
+  ASSERT_GE(resp.annotations().size(), 2u);
+  auto code = [&](const google::protobuf::Map<std::string, std::string>& ann) {
+    v2::DecryptResponse out;
+    grpc::Status st = client.decrypt(resp.ciphertext(), resp.key_id(), ann, out);
+    if (st.ok()) {
+      EXPECT_EQ(out.plaintext(), seed);
+    }
+    return st.error_code();
+  };
+  auto missing = resp.annotations();
+  missing.erase(missing.begin());
+  EXPECT_EQ(code(missing), grpc::StatusCode::INVALID_ARGUMENT);
+  auto altered = resp.annotations();
+  altered.begin()->second[100] ^= 0x01;
+  EXPECT_EQ(code(altered), grpc::StatusCode::INVALID_ARGUMENT);
+  auto truncated = resp.annotations();
+  truncated.begin()->second.resize(10);
+  EXPECT_EQ(code(truncated), grpc::StatusCode::INVALID_ARGUMENT);
+  auto swapped = resp.annotations();
+  auto first = swapped.begin();
+  auto second = std::next(first);
+  std::swap(first->second, second->second);
+  EXPECT_EQ(code(swapped), grpc::StatusCode::INVALID_ARGUMENT);
+  google::protobuf::Map<std::string, std::string> none;
+  EXPECT_EQ(code(none), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace trousseau::kms

@@ -1,0 +1,33 @@
+// A real Trousseau server in the test process, on a socket in a temp dir.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "kms/server.hpp"
+#include "support/temp_dir.hpp"
+
+namespace trousseau::testing {
+
+class RunningServer {
+ public:
+  /// `yaml` is a configuration in which "{dir}" stands for a fresh private
+  /// directory; `socket` and `state_dir` are filled in when absent.
+  /// Fails the current test (ADD_FAILURE) when the server does not start.
+  explicit RunningServer(const std::string& yaml);
+  ~RunningServer();
+
+  bool started() const { return server_ != nullptr; }
+  kms::Server& server() { return *server_; }
+  const std::string& socket() const { return socket_; }
+  const TempDir& dir() const { return dir_; }
+
+ private:
+  TempDir dir_;
+  std::string socket_;
+  std::unique_ptr<kms::Server> server_;
+};
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to);
+
+}  // namespace trousseau::testing
