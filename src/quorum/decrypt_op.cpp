@@ -253,12 +253,16 @@ class DecryptOp final : public detail::Operation {
     std::string what = "decrypt needs " + std::to_string(k_) + " of " +
                        std::to_string(env_.slots.size()) + " shares";
     if (!entries_.empty() && distinct_slots_with_shares() >= k_) {
-      // Shares arrived but no k of them open the envelope.
+      // k or more shares, each authenticated by its own provider, and still
+      // no key that opens the envelope: the envelope itself is bad (or a
+      // provider lies). Either way it is the data that fails, not a KMS.
       std::string from;
       for (const Entry& e : entries_) from += (from.empty() ? "" : ", ") + e.provider;
-      failures.emplace_back("combination",
-                            integrity_error("shares from " + from +
-                                            " do not rebuild a key that authenticates the data"));
+      Error all = aggregate_failures(what, failures);
+      finish(invalid_argument(all.message() + "; [combination] shares from " + from +
+                              " do not rebuild a key that authenticates the data"),
+             SecretBytes());
+      return;
     } else {
       what += ", got " + std::to_string(distinct_slots_with_shares());
     }
