@@ -5,6 +5,7 @@
 
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/post.hpp>
+#include <atomic>
 #include <memory>
 
 #include "common/error.hpp"
@@ -15,14 +16,40 @@ namespace trousseau::kms {
 
 namespace asio = boost::asio;
 
+/// Counts calls that wait for the engine, so that shutdown can wait for
+/// exactly those (gRPC's own Shutdown deadline also waits for idle client
+/// connections, which kube-apiserver never closes).
+class Inflight {
+ public:
+  /// False once draining: new calls are refused with UNAVAILABLE.
+  bool enter() {
+    ++count_;
+    if (draining_) {
+      --count_;
+      return false;
+    }
+    return true;
+  }
+  void leave() { --count_; }
+  void drain() { draining_ = true; }
+  int count() const { return count_; }
+
+ private:
+  std::atomic<int> count_{0};
+  std::atomic<bool> draining_{false};
+};
+
 /// One unary call that waits for the engine. Finishes exactly once (the
 /// engine's handler calls Finish), turns gRPC cancellation into a
 /// cancellation of the engine operation on its strand, and deletes itself
 /// when gRPC is done with it.
 class EngineReactor final : public grpc::ServerUnaryReactor {
  public:
-  explicit EngineReactor(quorum::Strand strand)
-      : strand_(std::move(strand)), signal_(std::make_shared<asio::cancellation_signal>()) {}
+  /// `inflight` must have been entered for this call; OnDone leaves it.
+  EngineReactor(quorum::Strand strand, Inflight& inflight)
+      : strand_(std::move(strand)),
+        signal_(std::make_shared<asio::cancellation_signal>()),
+        inflight_(inflight) {}
 
   const quorum::Strand& strand() const { return strand_; }
   asio::cancellation_slot slot() { return signal_->slot(); }
@@ -32,11 +59,15 @@ class EngineReactor final : public grpc::ServerUnaryReactor {
     // signal is shared so that it outlives this reactor if need be.
     asio::post(strand_, [s = signal_] { s->emit(asio::cancellation_type::terminal); });
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    inflight_.leave();
+    delete this;
+  }
 
  private:
   quorum::Strand strand_;
   std::shared_ptr<asio::cancellation_signal> signal_;
+  Inflight& inflight_;
 };
 
 grpc::Status to_grpc(const Error& e);
@@ -45,6 +76,8 @@ grpc::Status to_grpc(const Error& e);
 /// when it set none) less the safety margin. nullopt when nothing is left.
 std::optional<quorum::Clock::time_point> request_deadline(const grpc::CallbackServerContext& ctx,
                                                           const config::RequestConfig& cfg);
+
+inline const grpc::Status kDraining{grpc::StatusCode::UNAVAILABLE, "shutting down"};
 
 /// Finishes `ctx` at once with `status`.
 inline grpc::ServerUnaryReactor* finish_now(grpc::CallbackServerContext* ctx,

@@ -52,8 +52,8 @@ Result<std::unique_ptr<Server>> Server::create(const config::Config& cfg,
   const std::string state = (std::filesystem::path(cfg.state_dir) / "state.json").string();
   s->engine_ = std::make_unique<quorum::Engine>(s->io_, cfg, std::move(managed), state);
   s->health_ = std::make_unique<quorum::HealthMonitor>(*s->engine_, s->io_);
-  s->v2_ = std::make_unique<V2Service>(*s->engine_);
-  s->v1beta1_ = std::make_unique<V1beta1Service>(*s->engine_);
+  s->v2_ = std::make_unique<V2Service>(*s->engine_, s->inflight_);
+  s->v1beta1_ = std::make_unique<V1beta1Service>(*s->engine_, s->inflight_);
   return s;
 }
 
@@ -133,7 +133,14 @@ void Server::shutdown(std::chrono::milliseconds grace) {
   if (stopped_) return;
   stopped_ = true;
   if (grpc_) {
-    grpc_->Shutdown(std::chrono::system_clock::now() + grace);
+    // Refuse new calls, wait for those in flight, then close: gRPC's own
+    // deadline would also wait for idle client connections.
+    inflight_.drain();
+    const auto until = std::chrono::steady_clock::now() + grace;
+    while (inflight_.count() > 0 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    grpc_->Shutdown(std::chrono::system_clock::now());
     grpc_->Wait();
     ::unlink(cfg_.socket.c_str());
   }

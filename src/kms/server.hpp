@@ -57,6 +57,7 @@ class Server {
   std::vector<std::thread> threads_;
   std::unique_ptr<quorum::Engine> engine_;
   std::unique_ptr<quorum::HealthMonitor> health_;
+  Inflight inflight_;
   std::unique_ptr<V2Service> v2_;
   std::unique_ptr<V1beta1Service> v1beta1_;
   std::unique_ptr<grpc::Server> grpc_;

@@ -36,7 +36,8 @@ grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* c
   }
   auto deadline = request_deadline(*ctx, engine_.config().request);
   if (!deadline) return finish_now(ctx, {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left"});
-  auto* reactor = new EngineReactor(engine_.make_strand());
+  if (!inflight_.enter()) return finish_now(ctx, kDraining);
+  auto* reactor = new EngineReactor(engine_.make_strand(), inflight_);
   engine_.async_encrypt(
       reactor->strand(), as_bytes(req->plain()), envelope::Limits{}, *deadline,
       asio::bind_cancellation_slot(reactor->slot(), [reactor, resp](Error e,
@@ -64,7 +65,8 @@ grpc::ServerUnaryReactor* V1beta1Service::Decrypt(grpc::CallbackServerContext* c
   }
   auto deadline = request_deadline(*ctx, engine_.config().request);
   if (!deadline) return finish_now(ctx, {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left"});
-  auto* reactor = new EngineReactor(engine_.make_strand());
+  if (!inflight_.enter()) return finish_now(ctx, kDraining);
+  auto* reactor = new EngineReactor(engine_.make_strand(), inflight_);
   engine_.async_decrypt(
       reactor->strand(), as_bytes(req->cipher()), envelope::Annotations{}, *deadline,
       asio::bind_cancellation_slot(reactor->slot(), [reactor, resp](Error e, SecretBytes plain) {

@@ -3,13 +3,14 @@
 #pragma once
 
 #include "kms_v1beta1.grpc.pb.h"
+#include "kms/request.hpp"
 #include "quorum/engine.hpp"
 
 namespace trousseau::kms {
 
 class V1beta1Service final : public v1beta1::KeyManagementService::CallbackService {
  public:
-  explicit V1beta1Service(quorum::Engine& engine) : engine_(engine) {}
+  V1beta1Service(quorum::Engine& engine, Inflight& inflight) : engine_(engine), inflight_(inflight) {}
 
   grpc::ServerUnaryReactor* Version(grpc::CallbackServerContext* ctx,
                                     const v1beta1::VersionRequest* req,
@@ -23,6 +24,7 @@ class V1beta1Service final : public v1beta1::KeyManagementService::CallbackServi
 
  private:
   quorum::Engine& engine_;
+  Inflight& inflight_;
 };
 
 }  // namespace trousseau::kms

@@ -31,7 +31,8 @@ grpc::ServerUnaryReactor* V2Service::Encrypt(grpc::CallbackServerContext* ctx,
   auto deadline = request_deadline(*ctx, engine_.config().request);
   if (!deadline) return finish_now(ctx, {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left"});
 
-  auto* reactor = new EngineReactor(engine_.make_strand());
+  if (!inflight_.enter()) return finish_now(ctx, kDraining);
+  auto* reactor = new EngineReactor(engine_.make_strand(), inflight_);
   const envelope::Limits limits{envelope::kMaxV2Ciphertext, true, envelope::kMaxV2Annotations};
   engine_.async_encrypt(
       reactor->strand(), as_bytes(req->plaintext()), limits, *deadline,
@@ -69,7 +70,8 @@ grpc::ServerUnaryReactor* V2Service::Decrypt(grpc::CallbackServerContext* ctx,
 
   envelope::Annotations annotations;
   for (const auto& [k, v] : req->annotations()) annotations.emplace(k, to_bytes(v));
-  auto* reactor = new EngineReactor(engine_.make_strand());
+  if (!inflight_.enter()) return finish_now(ctx, kDraining);
+  auto* reactor = new EngineReactor(engine_.make_strand(), inflight_);
   engine_.async_decrypt(
       reactor->strand(), as_bytes(req->ciphertext()), annotations, *deadline,
       asio::bind_cancellation_slot(

@@ -2,13 +2,14 @@
 #pragma once
 
 #include "kms_v2.grpc.pb.h"
+#include "kms/request.hpp"
 #include "quorum/engine.hpp"
 
 namespace trousseau::kms {
 
 class V2Service final : public v2::KeyManagementService::CallbackService {
  public:
-  explicit V2Service(quorum::Engine& engine) : engine_(engine) {}
+  V2Service(quorum::Engine& engine, Inflight& inflight) : engine_(engine), inflight_(inflight) {}
 
   /// Answers from cached health: never calls a provider.
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v2::StatusRequest* req,
@@ -22,6 +23,7 @@ class V2Service final : public v2::KeyManagementService::CallbackService {
 
  private:
   quorum::Engine& engine_;
+  Inflight& inflight_;
 };
 
 }  // namespace trousseau::kms

@@ -1,0 +1,164 @@
+// The server's life cycle: socket ownership, draining, signals.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "kms/kms_client.hpp"
+#include "support/fake_provider.hpp"
+#include "support/running_server.hpp"
+
+namespace trousseau::kms {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::KmsClient;
+using testing::RunningServer;
+using testing::TempDir;
+
+constexpr const char* kOneKeyfile = R"(
+providers:
+  - {name: local, type: keyfile, path: "{dir}/keys/local.key"}
+policy:
+  threshold: 1
+  slots: [{providers: [local]}]
+)";
+
+std::optional<config::Config> parse(const std::string& yaml) {
+  config::Diagnostics diag;
+  auto cfg = config::load_string(yaml, diag);
+  EXPECT_TRUE(cfg.has_value()) << (diag.errors().empty() ? "" : diag.errors()[0]);
+  return cfg;
+}
+
+std::string with_socket(const TempDir& dir, const std::string& socket) {
+  return "socket: " + socket + "\nstate_dir: " + dir.file("state") + "\n" +
+         testing::replace_all(kOneKeyfile, "{dir}", dir.path().string());
+}
+
+TEST(Server, RefusesToStartWhenALiveProcessServesTheSocket) {
+  RunningServer first(kOneKeyfile);
+  ASSERT_TRUE(first.started());
+  TempDir dir;
+  auto cfg = parse(with_socket(dir, first.socket()));
+  auto second = Server::create(*cfg, {.create_missing_keys = true, .threads = 2});
+  ASSERT_TRUE(second.ok());
+  Error e = second.value()->start();
+  EXPECT_EQ(e.code(), Code::failed_precondition);
+  EXPECT_NE(e.message().find("another process is serving"), std::string::npos);
+  // The first server is untouched.
+  v2::StatusResponse st;
+  EXPECT_TRUE(KmsClient(first.socket()).status(st).ok());
+}
+
+TEST(Server, RemovesAStaleSocket) {
+  TempDir dir;
+  const std::string path = dir.file("stale.sock");
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::close(fd);  // bound, never listening: a crashed plugin leaves this behind
+  ASSERT_TRUE(std::filesystem::exists(path));
+  auto cfg = parse(with_socket(dir, path));
+  auto server = Server::create(*cfg, {.create_missing_keys = true, .threads = 2});
+  ASSERT_TRUE(server.ok());
+  ASSERT_TRUE(server.value()->start().ok());
+  v2::StatusResponse st;
+  EXPECT_TRUE(KmsClient(path).status(st).ok());
+  server.value()->shutdown(100ms);
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(Server, RefusesToRemoveSomethingThatIsNotASocket) {
+  TempDir dir;
+  const std::string path = dir.file("precious.txt");
+  testing::write_file(path, "do not delete");
+  auto cfg = parse(with_socket(dir, path));
+  auto server = Server::create(*cfg, {.create_missing_keys = true, .threads = 2});
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ(server.value()->start().code(), Code::failed_precondition);
+  EXPECT_TRUE(std::filesystem::exists(path));
+}
+
+TEST(Server, ShutdownDrainsInFlightCalls) {
+  RunningServer server(R"(
+providers: [{name: slow, type: fake}]
+policy: {threshold: 1, slots: [{providers: [slow]}]}
+)");
+  ASSERT_TRUE(server.started());
+  KmsClient client(server.socket());
+  v2::EncryptResponse enc;
+  ASSERT_TRUE(client.encrypt(std::string(32, 's'), enc).ok());
+  testing::FakeProvider* fake = testing::FakeProvider::find("slow");
+  ASSERT_NE(fake, nullptr);
+  fake->script_unwrap({.delay = 300ms});
+  auto pending = std::async(std::launch::async, [&] {
+    v2::DecryptResponse out;
+    grpc::Status st = client.decrypt(enc.ciphertext(), enc.key_id(), enc.annotations(), out);
+    return std::make_pair(st, out.plaintext());
+  });
+  std::this_thread::sleep_for(50ms);  // the call is in flight
+  server.server().shutdown(2s);
+  auto [st, plain] = pending.get();
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(plain, std::string(32, 's'));
+}
+
+TEST(Server, SigtermStopsTheProcessWithExitZero) {
+  const char* bin = std::getenv("TROUSSEAU_BIN");
+  ASSERT_NE(bin, nullptr) << "TROUSSEAU_BIN must point at the trousseau binary";
+  TempDir dir;
+  const std::string socket = dir.file("kms.sock");
+  const std::string config = dir.file("config.yaml");
+  testing::write_file(config, with_socket(dir, socket));
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    ::execl(bin, bin, "serve", "--config", config.c_str(), nullptr);
+    ::_exit(127);
+  }
+  KmsClient client(socket, 5s);
+  v2::StatusResponse st;
+  grpc::Status status = client.status(st);  // wait-for-ready: waits for the socket
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(st.healthz(), "ok");
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+  EXPECT_TRUE(WIFEXITED(wstatus));
+  EXPECT_EQ(WEXITSTATUS(wstatus), 0);
+  EXPECT_FALSE(std::filesystem::exists(socket));
+}
+
+TEST(CheckConfig, ReportsErrorsAndExitsNonZero) {
+  const char* bin = std::getenv("TROUSSEAU_BIN");
+  ASSERT_NE(bin, nullptr);
+  TempDir dir;
+  const std::string config = dir.file("bad.yaml");
+  testing::write_file(config, "policy: {threshold: 2, slots: [{providers: [a]}]}\n"
+                              "providers: [{name: a, type: keyfile}]\n");
+  const std::string cmd = std::string(bin) + " check-config " + config + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  const int rc = ::pclose(p);
+  EXPECT_NE(WEXITSTATUS(rc), 0);
+  EXPECT_NE(out.find("providers[0].path: is required"), std::string::npos) << out;
+  EXPECT_NE(out.find("policy.threshold"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace trousseau::kms
