@@ -1,0 +1,90 @@
+// Runs a blocking call on a provider's own thread pool and completes an
+// async operation with its result, honouring the completion contract in
+// providers/provider.hpp (never inline, on the handler's executor, exactly
+// once, promptly on cancellation).
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "common/error.hpp"
+#include "providers/completion.hpp"
+
+namespace trousseau::providers::pkcs11 {
+
+namespace asio = boost::asio;
+
+/// One operation in flight. Whoever claims it first, the pool thread with a
+/// result or the cancellation slot's handler, completes the handler; the
+/// other does nothing.
+template <typename... Ts>
+class BlockingCall {
+ public:
+  using Handler = asio::any_completion_handler<void(Error, Ts...)>;
+
+  BlockingCall(Handler handler, asio::any_io_executor io)
+      : handler_(std::move(handler)), io_(std::move(io)) {}
+
+  bool claim() { return !claimed_.exchange(true, std::memory_order_acq_rel); }
+  bool claimed() const { return claimed_.load(std::memory_order_acquire); }
+
+  /// Only after claim() returned true. The slot is cleared on the handler's
+  /// executor, where it is emitted, just before the handler runs.
+  void complete(Error error, Ts... values) {
+    asio::cancellation_slot slot = asio::get_associated_cancellation_slot(handler_);
+    auto executor = asio::get_associated_executor(handler_, io_);
+    post_completion(io_,
+                    asio::bind_executor(executor,
+                                        [h = std::move(handler_), slot](Error e, Ts... v) mutable {
+                                          if (slot.is_connected()) slot.clear();
+                                          std::move(h)(std::move(e), std::move(v)...);
+                                        }),
+                    std::move(error), std::move(values)...);
+  }
+
+  asio::cancellation_slot slot() const { return asio::get_associated_cancellation_slot(handler_); }
+
+ private:
+  std::atomic<bool> claimed_{false};
+  Handler handler_;
+  asio::any_io_executor io_;
+};
+
+/// Starts `work` (returning std::tuple<Error, Ts...>) on `pool`, completing
+/// `handler` through `io`. A cancellation emitted on the handler's slot
+/// completes it with Code::cancelled at once: a call not yet started is
+/// skipped, one already running has its result discarded. `who` prefixes
+/// the cancellation message.
+template <typename... Ts, typename Work>
+void run_blocking(asio::thread_pool& pool, const asio::any_io_executor& io,
+                  asio::any_completion_handler<void(Error, Ts...)> handler, std::string who,
+                  Work work) {
+  auto call = std::make_shared<BlockingCall<Ts...>>(std::move(handler), io);
+  if (asio::cancellation_slot slot = call->slot(); slot.is_connected()) {
+    slot.assign([call, who = std::move(who)](asio::cancellation_type type) {
+      if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial |
+                   asio::cancellation_type::total)) == asio::cancellation_type::none) {
+        return;
+      }
+      if (call->claim()) call->complete(Error(Code::cancelled, who + ": cancelled"), Ts{}...);
+    });
+  }
+  asio::post(pool, [call, work = std::move(work)]() mutable {
+    if (call->claimed()) return;  // cancelled before it started
+    std::tuple<Error, Ts...> result = work();
+    if (!call->claim()) return;  // cancelled while running: the result is dropped
+    std::apply([&](auto&&... r) { call->complete(std::move(r)...); }, std::move(result));
+  });
+}
+
+}  // namespace trousseau::providers::pkcs11

@@ -1,0 +1,198 @@
+#include "providers/pkcs11/pkcs11_provider.hpp"
+
+#include <tuple>
+
+#include "common/log.hpp"
+#include "envelope/format.hpp"
+#include "providers/completion.hpp"
+#include "providers/pkcs11/blocking_call.hpp"
+#include "providers/pkcs11/gcm.hpp"
+#include "providers/registry.hpp"
+
+namespace trousseau::providers::pkcs11 {
+
+namespace {
+
+/// A failed tag check as some modules report it: SoftHSM2 before 2.7
+/// returns CKR_GENERAL_ERROR (softhsm/SoftHSMv2#689).
+bool maybe_bad_tag(const Rv& rv) {
+  return std::string_view(rv.function) == "C_Decrypt" &&
+         (rv.value == CKR_GENERAL_ERROR || rv.value == CKR_FUNCTION_FAILED);
+}
+
+/// Names the key without anything derived from its value.
+std::string identity_of(const Token& token, const Key& key) {
+  return "pkcs11:" + token.serial + ":" +
+         (key.id.empty() ? "label:" + key.label : hex_encode(key.id));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Pkcs11Provider>> Pkcs11Provider::create(const std::string& name,
+                                                               const Settings& s,
+                                                               asio::any_io_executor io) {
+  const std::string who = "pkcs11 " + name;
+  // Checked here even when the token is logged in already (by another
+  // provider: the login belongs to the process), so a missing PIN shows now.
+  if (Result<SecretBytes> pin = read_pin(s.pin); !pin.ok()) return pin.error().prefixed(who);
+  Result<std::unique_ptr<Module>> module = Module::load(s.module);
+  if (!module.ok()) return module.error().prefixed(who);
+  const CK_FUNCTION_LIST& api = (*module)->api();
+  Result<Token> token = find_token(api, s.token_label, s.slot);
+  if (!token.ok()) return token.error().prefixed(who);
+  const std::string where =
+      who + ": token '" + token->label + "' (slot " + std::to_string(token->slot) + ")";
+
+  auto sessions = std::make_unique<SessionPool>(api, token->slot, s.pin, s.sessions, s.read_write);
+  KeySelector selector{s.key_label, s.key_id};
+  Result<Key> key = [&]() -> Result<Key> {
+    Result<SessionPool::Lease> lease = sessions->acquire();  // logs in
+    if (!lease.ok()) return lease.error();
+    return find_key(api, lease->handle(), selector);
+  }();
+  if (!key.ok()) return key.error().prefixed(where);
+
+  std::string identity = identity_of(*token, *key);
+  if (identity.size() > envelope::kMaxKeyVersion) {
+    return Error(Code::failed_precondition, where + ": the key's identity would exceed " +
+                                                std::to_string(envelope::kMaxKeyVersion) +
+                                                " bytes; give it a shorter CKA_ID");
+  }
+  log::info("provider=" + name + " msg=\"PKCS#11 key ready\" key_identity=" + identity);
+  return std::unique_ptr<Pkcs11Provider>(
+      new Pkcs11Provider(name, std::move(module.value()), std::move(sessions), std::move(selector),
+                         std::move(key.value()), std::move(identity), s.threads, std::move(io)));
+}
+
+Pkcs11Provider::Pkcs11Provider(std::string name, std::unique_ptr<Module> module,
+                               std::unique_ptr<SessionPool> sessions, KeySelector selector, Key key,
+                               std::string identity, unsigned threads, asio::any_io_executor io)
+    : Provider(std::move(name), "pkcs11"),
+      module_(std::move(module)),
+      sessions_(std::move(sessions)),
+      selector_(std::move(selector)),
+      key_id_(std::move(key.id)),
+      key_(key.handle),
+      identity_(std::move(identity)),
+      io_(std::move(io)),
+      pool_(threads) {}
+
+Pkcs11Provider::~Pkcs11Provider() {
+  pool_.join();  // lets queued calls finish (or skip, if cancelled) before the sessions close
+}
+
+template <typename Op>
+Error Pkcs11Provider::with_session(Op op) {
+  Rv rv;
+  bool refind_key = false;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Result<SessionPool::Lease> lease = sessions_->acquire();
+    if (!lease.ok()) return lease.error();
+    if (refind_key) {
+      Result<Key> key = find_key(module_->api(), lease->handle(), selector_);
+      if (!key.ok()) return key.error();
+      if (key->id != key_id_) {
+        return Error(Code::failed_precondition, "the key " + describe(selector_) +
+                                                    " now has another CKA_ID; restart to adopt it");
+      }
+      key_.store(key->handle);
+    }
+    rv = op(lease->handle(), key_.load());
+    if (rv.ok()) return {};
+    if (!ckr_session_unusable(rv.value) && !ckr_key_handle_stale(rv.value)) break;
+    // A lost session or a dead key handle: both follow a logout or a
+    // re-inserted token, which ends the other sessions and handles too.
+    lease->discard();
+    refind_key = true;
+  }
+  return to_error(rv);
+}
+
+Error Pkcs11Provider::seal(ByteView context, ByteView plaintext, Bytes& wrapped) {
+  return with_session([&](CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
+    return gcm_seal(module_->api(), session, key, context, plaintext, wrapped);
+  });
+}
+
+Error Pkcs11Provider::open(ByteView context, ByteView wrapped, SecretBytes& plaintext) {
+  bool key_works = false;
+  Error e = with_session([&](CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
+    Rv rv = gcm_open(module_->api(), session, key, context, wrapped, plaintext);
+    // An unspecific failure: if the key still round-trips, the data was bad.
+    if (maybe_bad_tag(rv)) key_works = gcm_self_test(module_->api(), session, key).ok();
+    return rv;
+  });
+  if (!e.ok() && key_works) {
+    return integrity_error(e.message() + ", and the key passes a self-test: the data is bad");
+  }
+  return e;
+}
+
+Error Pkcs11Provider::self_test() {
+  return with_session([&](CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
+    return gcm_self_test(module_->api(), session, key);
+  });
+}
+
+void Pkcs11Provider::wrap_impl(ByteView context, ByteView share,
+                               asio::any_completion_handler<WrapSignature> handler) {
+  run_blocking(pool_, io_, std::move(handler), who(),
+               [this, context = Bytes(context.begin(), context.end()), share = SecretBytes(share)] {
+                 WrapResult result;
+                 Error e = seal(context, share.view(), result.wrapped);
+                 if (e.ok()) result.key_version = identity_;
+                 return std::tuple<Error, WrapResult>(e.prefixed(who()), std::move(result));
+               });
+}
+
+void Pkcs11Provider::unwrap_impl(ByteView context, std::string_view key_version, ByteView wrapped,
+                                 asio::any_completion_handler<UnwrapSignature> handler) {
+  Error early;
+  if (key_version != identity_) {
+    early = unavailable("share was wrapped by key " + std::string(key_version) +
+                        " but this provider holds " + identity_);
+  } else if (wrapped.size() < kIvSize + kTagSize) {
+    early = integrity_error("wrapped share too short");
+  }
+  if (!early.ok()) {
+    post_completion(io_, std::move(handler), early.prefixed(who()), SecretBytes());
+    return;
+  }
+  run_blocking(pool_, io_, std::move(handler), who(),
+               [this, context = Bytes(context.begin(), context.end()),
+                wrapped = Bytes(wrapped.begin(), wrapped.end())] {
+                 SecretBytes share;
+                 Error e = open(context, wrapped, share);
+                 return std::tuple<Error, SecretBytes>(e.prefixed(who()), std::move(share));
+               });
+}
+
+void Pkcs11Provider::probe_impl(asio::any_completion_handler<ProbeSignature> handler) {
+  run_blocking(pool_, io_, std::move(handler), who(),
+               [this] { return std::tuple<Error>(self_test().prefixed(who())); });
+}
+
+namespace {
+
+class Pkcs11Factory final : public ProviderFactory {
+ public:
+  std::string_view type() const override { return "pkcs11"; }
+
+  std::unique_ptr<ProviderSettings> parse(config::Node& node) const override {
+    return parse_settings(node);
+  }
+
+  Result<std::unique_ptr<Provider>> create(const std::string& name,
+                                           const ProviderSettings& settings,
+                                           const ProviderContext& context) const override {
+    auto p = Pkcs11Provider::create(name, static_cast<const Settings&>(settings), context.executor);
+    if (!p.ok()) return p.error();
+    return std::unique_ptr<Provider>(std::move(p.value()));
+  }
+};
+
+TROUSSEAU_REGISTER_PROVIDER(Pkcs11Factory)
+
+}  // namespace
+
+}  // namespace trousseau::providers::pkcs11

@@ -1,0 +1,70 @@
+// An AES key on a PKCS#11 token (an HSM, a smart card, SoftHSM2) that wraps
+// shares with CKM_AES_GCM. See docs/providers/pkcs11.md.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <string>
+
+#include "providers/pkcs11/module.hpp"
+#include "providers/pkcs11/session_pool.hpp"
+#include "providers/pkcs11/settings.hpp"
+#include "providers/pkcs11/token.hpp"
+#include "providers/provider.hpp"
+
+namespace trousseau::providers::pkcs11 {
+
+/// Every PKCS#11 call runs on the provider's own pool of `threads` threads,
+/// never on the caller's: handlers complete on their associated executor
+/// via the io executor, never inline. Cancellation skips a call that has
+/// not started and discards the result of one that has (a token call
+/// cannot be interrupted); either way the handler gets Code::cancelled at
+/// once.
+class Pkcs11Provider final : public Provider {
+ public:
+  /// Loads the module, finds the token, logs in and finds the key: start-up
+  /// only, blocking.
+  static Result<std::unique_ptr<Pkcs11Provider>> create(const std::string& name,
+                                                        const Settings& settings,
+                                                        asio::any_io_executor io);
+  ~Pkcs11Provider() override;
+
+  /// "pkcs11:<token serial>:<hex CKA_ID>", or "pkcs11:<serial>:label:<CKA_LABEL>"
+  /// for a key without an id. Fixed at create().
+  std::string key_identity() const override { return identity_; }
+
+ private:
+  Pkcs11Provider(std::string name, std::unique_ptr<Module> module,
+                 std::unique_ptr<SessionPool> sessions, KeySelector selector, Key key,
+                 std::string identity, unsigned threads, asio::any_io_executor io);
+
+  void wrap_impl(ByteView context, ByteView share,
+                 asio::any_completion_handler<WrapSignature> handler) override;
+  void unwrap_impl(ByteView context, std::string_view key_version, ByteView wrapped,
+                   asio::any_completion_handler<UnwrapSignature> handler) override;
+  void probe_impl(asio::any_completion_handler<ProbeSignature> handler) override;
+
+  /// Runs `op(session, key)` (returning Rv) on a pooled session; once more
+  /// on a fresh session, and a re-found key handle, when the first was
+  /// stale. Blocking.
+  template <typename Op>
+  Error with_session(Op op);
+
+  Error seal(ByteView context, ByteView plaintext, Bytes& wrapped);
+  Error open(ByteView context, ByteView wrapped, SecretBytes& plaintext);
+  Error self_test();
+  std::string who() const { return "pkcs11 " + name(); }
+
+  std::unique_ptr<Module> module_;
+  std::unique_ptr<SessionPool> sessions_;
+  const KeySelector selector_;
+  const Bytes key_id_;  ///< CKA_ID at create; a re-found key must match it
+  std::atomic<CK_OBJECT_HANDLE> key_;
+  const std::string identity_;
+  asio::any_io_executor io_;
+  asio::thread_pool pool_;  ///< last: joined before the sessions close
+};
+
+}  // namespace trousseau::providers::pkcs11
