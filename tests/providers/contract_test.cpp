@@ -1,0 +1,231 @@
+// One contract, every provider: the same checks run against the key file,
+// a real SoftHSM2 token and AWS KMS as served by moto, so that each future
+// provider gets them too (add it to targets()).
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <atomic>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_future.hpp>
+#include <cstdlib>
+#include <future>
+#include <thread>
+
+#include "config/node.hpp"
+#include "envelope/format.hpp"
+#include "providers/registry.hpp"
+#include "support/temp_dir.hpp"
+#ifdef TROUSSEAU_WITH_PKCS11
+#include "support/softhsm.hpp"
+#endif
+#ifdef TROUSSEAU_WITH_AWSKMS
+#include "support/moto.hpp"
+#endif
+
+namespace trousseau::providers {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+/// The provider entry (a YAML flow mapping) for `type`, starting whatever
+/// it needs on first use; the server lives for the whole test binary.
+std::string entry_for(const std::string& type) {
+  if (type == "keyfile") {
+    static testing::TempDir dir;
+    static const std::string path = dir.file("contract.key");
+    return "{name: contract, type: keyfile, path: " + path + "}";
+  }
+#ifdef TROUSSEAU_WITH_PKCS11
+  if (type == "pkcs11") return testing::SoftHsm::shared().provider_yaml("contract");
+#endif
+#ifdef TROUSSEAU_WITH_AWSKMS
+  if (type == "awskms") {
+    static testing::MotoServer moto;
+    static const std::string arn = moto.create_key();
+    ::setenv("AWS_ACCESS_KEY_ID", testing::MotoServer::kAccessKey, 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", testing::MotoServer::kSecretKey, 1);
+    return "{name: contract, type: awskms, region: us-east-1, key_id: " + arn +
+           ", endpoint: " + moto.endpoint() + ", cluster_name: contract-test}";
+  }
+#endif
+  ADD_FAILURE() << "no contract target for " << type;
+  return "{}";
+}
+
+class ProviderContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    config::Diagnostics diag;
+    config::Node node(YAML::Load(entry_for(GetParam())), "providers[0]", diag);
+    (void)node.string("name");
+    const std::string type = node.string("type");
+    const ProviderFactory* factory = Registry::instance().find(type);
+    ASSERT_NE(factory, nullptr) << type << " is not registered";
+    auto settings = factory->parse(node);
+    node.reject_unknown_keys();
+    ASSERT_TRUE(diag.ok()) << diag.errors()[0];
+    auto made = factory->create("contract", *settings, {io.get_executor(), true});
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    provider = std::move(made.value());
+  }
+
+  void TearDown() override {
+    provider.reset();
+    work.reset();
+    for (auto& t : threads) t.join();
+  }
+
+  std::pair<Error, WrapResult> wrap(ByteView ctx, ByteView share) {
+    return provider->async_wrap(ctx, share, asio::use_future([](Error e, WrapResult r) {
+      return std::make_pair(std::move(e), std::move(r));
+    })).get();
+  }
+  std::pair<Error, SecretBytes> unwrap(ByteView ctx, const WrapResult& w) {
+    return provider->async_unwrap(ctx, w.key_version, w.wrapped,
+                                  asio::use_future([](Error e, SecretBytes s) {
+                                    return std::make_pair(std::move(e), std::move(s));
+                                  })).get();
+  }
+
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
+  std::vector<std::thread> threads = [this] {
+    std::vector<std::thread> t;
+    for (int i = 0; i < 2; ++i) t.emplace_back([this] { io.run(); });
+    return t;
+  }();
+  std::unique_ptr<Provider> provider;
+  std::array<std::uint8_t, 12> nonce{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  Bytes context = envelope::share_context(nonce, 2, 1);
+  SecretBytes share = SecretBytes::random(32);
+};
+
+TEST_P(ProviderContract, WrapThenUnwrapReturnsTheShare) {
+  auto [e, w] = wrap(context, share.view());
+  ASSERT_TRUE(e.ok()) << e.message();
+  EXPECT_FALSE(w.wrapped.empty());
+  EXPECT_FALSE(w.key_version.empty());
+  EXPECT_LE(w.key_version.size(), envelope::kMaxKeyVersion);
+  auto [e2, back] = unwrap(context, w);
+  ASSERT_TRUE(e2.ok()) << e2.message();
+  EXPECT_TRUE(back.equals(share.view()));
+}
+
+TEST_P(ProviderContract, WrappedSharesNeverRepeatAndNeverShowTheShare) {
+  auto [e1, a] = wrap(context, share.view());
+  auto [e2, b] = wrap(context, share.view());
+  ASSERT_TRUE(e1.ok() && e2.ok());
+  EXPECT_NE(a.wrapped, b.wrapped);
+  const Bytes plain(share.view().begin(), share.view().end());
+  EXPECT_EQ(std::search(a.wrapped.begin(), a.wrapped.end(), plain.begin(), plain.end()),
+            a.wrapped.end());
+}
+
+TEST_P(ProviderContract, AnotherContextFailsIntegrity) {
+  auto [e, w] = wrap(context, share.view());
+  ASSERT_TRUE(e.ok()) << e.message();
+  auto [e2, back] = unwrap(envelope::share_context(nonce, 2, 2), w);
+  EXPECT_EQ(e2.code(), Code::integrity) << e2.message();
+  EXPECT_TRUE(back.empty());
+}
+
+TEST_P(ProviderContract, TamperedWrapFailsIntegrity) {
+  auto [e, w] = wrap(context, share.view());
+  ASSERT_TRUE(e.ok()) << e.message();
+  WrapResult bad = w;
+  bad.wrapped.back() ^= 0x01;
+  auto [e2, back] = unwrap(context, bad);
+  EXPECT_EQ(e2.code(), Code::integrity) << e2.message();
+  EXPECT_TRUE(back.empty());
+}
+
+TEST_P(ProviderContract, ProbeSucceedsAndIdentityIsStableAndNamed) {
+  Error e = provider->async_probe(asio::use_future).get();
+  EXPECT_TRUE(e.ok()) << e.message();
+  const std::string id = provider->key_identity();
+  EXPECT_FALSE(id.empty());
+  EXPECT_EQ(provider->key_identity(), id);
+  EXPECT_EQ(provider->name(), "contract");
+  EXPECT_EQ(provider->type(), GetParam());
+}
+
+TEST_P(ProviderContract, CompletesOnTheHandlersExecutorAndNeverInline) {
+  auto strand = asio::make_strand(io);
+  std::promise<std::pair<bool, bool>> seen;
+  asio::post(strand, [&] {
+    auto returned = std::make_shared<std::atomic<bool>>(false);
+    provider->async_wrap(context, share.view(),
+                         asio::bind_executor(strand, [&, returned, strand](Error, WrapResult) {
+                           seen.set_value({strand.running_in_this_thread(), returned->load()});
+                         }));
+    *returned = true;
+  });
+  auto [on_strand, after_return] = seen.get_future().get();
+  EXPECT_TRUE(on_strand);
+  EXPECT_TRUE(after_return);
+}
+
+TEST_P(ProviderContract, CancellationCompletesExactlyOncePromptly) {
+  auto strand = asio::make_strand(io);
+  asio::cancellation_signal signal;
+  std::atomic<int> calls{0};
+  std::promise<Code> first;
+  asio::post(strand, [&] {
+    provider->async_unwrap(
+        context, "whatever", Bytes(80, 7),
+        asio::bind_cancellation_slot(signal.slot(), asio::bind_executor(strand, [&](Error e, SecretBytes) {
+          if (calls++ == 0) first.set_value(e.code());
+        })));
+    signal.emit(asio::cancellation_type::terminal);  // on the strand, as the engine does
+  });
+  auto fut = first.get_future();
+  ASSERT_EQ(fut.wait_for(3s), std::future_status::ready);
+  const Code code = fut.get();
+  // Either the call was cancelled, or it had already finished (an instant
+  // local provider); never both.
+  EXPECT_TRUE(code == Code::cancelled || code == Code::integrity || code == Code::unavailable)
+      << to_string(code);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_P(ProviderContract, ManyConcurrentCallsAllSucceed) {
+  std::vector<std::future<std::pair<Error, WrapResult>>> futures;
+  for (int i = 0; i < 40; ++i) {
+    futures.push_back(provider->async_wrap(context, share.view(),
+                                           asio::use_future([](Error e, WrapResult r) {
+                                             return std::make_pair(std::move(e), std::move(r));
+                                           })));
+  }
+  for (auto& f : futures) {
+    auto [e, w] = f.get();
+    ASSERT_TRUE(e.ok()) << e.message();
+    auto [e2, back] = unwrap(context, w);
+    ASSERT_TRUE(e2.ok()) << e2.message();
+    EXPECT_TRUE(back.equals(share.view()));
+  }
+}
+
+std::vector<std::string> targets() {
+  std::vector<std::string> t{"keyfile"};
+#ifdef TROUSSEAU_WITH_PKCS11
+  t.push_back("pkcs11");
+#endif
+#ifdef TROUSSEAU_WITH_AWSKMS
+  t.push_back("awskms");
+#endif
+  return t;
+}
+
+INSTANTIATE_TEST_SUITE_P(Providers, ProviderContract, ::testing::ValuesIn(targets()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace trousseau::providers
