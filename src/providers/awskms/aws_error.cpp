@@ -1,0 +1,86 @@
+#include "providers/awskms/aws_error.hpp"
+
+#include <boost/json/parse.hpp>
+
+namespace trousseau::providers::awskms {
+
+namespace {
+
+/// "com.amazonaws.kms#NotFoundException:http://..." → "NotFoundException"
+std::string bare_type(std::string_view t) {
+  if (auto hash = t.rfind('#'); hash != std::string_view::npos) t.remove_prefix(hash + 1);
+  if (auto colon = t.find(':'); colon != std::string_view::npos) t = t.substr(0, colon);
+  return std::string(t);
+}
+
+std::string xml_text(std::string_view xml, std::string_view tag) {
+  const std::string open = "<" + std::string(tag) + ">";
+  const std::string close = "</" + std::string(tag) + ">";
+  auto b = xml.find(open);
+  if (b == std::string_view::npos) return {};
+  b += open.size();
+  auto e = xml.find(close, b);
+  return e == std::string_view::npos ? std::string() : std::string(xml.substr(b, e - b));
+}
+
+bool any_of(std::string_view type, std::initializer_list<std::string_view> names) {
+  for (std::string_view n : names) {
+    if (type == n) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+AwsError parse_aws_error(const http::Response& response) {
+  AwsError e;
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(response.body, ec);
+  if (!ec && v.is_object()) {
+    const auto& o = v.as_object();
+    if (auto* t = o.if_contains("__type"); t && t->is_string()) e.type = bare_type(t->as_string());
+    for (const char* key : {"message", "Message"}) {
+      if (auto* m = o.if_contains(key); m && m->is_string()) e.message = m->as_string();
+    }
+  } else if (response.body.find("<Code>") != std::string::npos) {
+    e.type = xml_text(response.body, "Code");
+    e.message = xml_text(response.body, "Message");
+  }
+  if (e.type.empty()) {
+    if (const std::string* h = response.header("x-amzn-ErrorType")) e.type = bare_type(*h);
+  }
+  if (e.message.size() > 512) e.message.resize(512);
+  return e;
+}
+
+bool aws_throttled(const http::Response& response) {
+  if (response.status == 429) return true;
+  if (response.status != 400) return false;
+  const std::string type = parse_aws_error(response).type;
+  return any_of(type, {"ThrottlingException", "Throttling", "ThrottledException",
+                       "TooManyRequestsException", "RequestLimitExceeded",
+                       "LimitExceededException"});
+}
+
+Error map_aws_error(std::string_view operation, const http::Response& response) {
+  const AwsError e = parse_aws_error(response);
+  std::string text = std::string(operation) + ": " +
+                     (e.type.empty() ? "HTTP " + std::to_string(response.status) : e.type) +
+                     (e.message.empty() ? "" : ": " + e.message);
+  if (any_of(e.type, {"InvalidCiphertextException", "IncorrectKeyException"})) {
+    return integrity_error(std::move(text));
+  }
+  if (any_of(e.type, {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException",
+                      "InvalidSignatureException", "IncompleteSignature",
+                      "MissingAuthenticationToken", "InvalidClientTokenId",
+                      "ExpiredTokenException", "ExpiredToken", "InvalidIdentityToken",
+                      "SignatureDoesNotMatch", "NotAuthorized"})) {
+    return Error(Code::permission_denied, std::move(text));
+  }
+  if (aws_throttled(response)) return Error(Code::resource_exhausted, "throttled: " + text);
+  // DisabledException, KMSInvalidStateException, NotFoundException,
+  // KeyUnavailableException, DependencyTimeoutException, 5xx, and the rest.
+  return unavailable(std::move(text));
+}
+
+}  // namespace trousseau::providers::awskms

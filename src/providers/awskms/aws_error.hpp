@@ -1,0 +1,34 @@
+// AWS error responses (JSON for KMS, XML for STS) and what they mean to us.
+#pragma once
+
+#include <string>
+
+#include "common/error.hpp"
+#include "http/message.hpp"
+
+namespace trousseau::providers::awskms {
+
+struct AwsError {
+  std::string type;     ///< "DisabledException", without any "namespace#" prefix
+  std::string message;  ///< AWS's own text (never carries key material)
+};
+
+/// Reads the error type and message of a non-2xx AWS response: the JSON
+/// "__type"/"message" (KMS), the XML <Code>/<Message> (STS), or the
+/// x-amzn-ErrorType header.
+AwsError parse_aws_error(const http::Response& response);
+
+/// Throttling the client should retry: HTTP 429, or an error type such as
+/// ThrottlingException in a 400.
+bool aws_throttled(const http::Response& response);
+
+/// Maps a non-2xx response of `operation` to an Error:
+///  - InvalidCiphertextException, IncorrectKeyException → integrity;
+///  - AccessDenied, UnrecognizedClient, InvalidSignature, expired or invalid
+///    tokens → permission_denied;
+///  - throttling that outlived the retries → resource_exhausted;
+///  - DisabledException, KMSInvalidStateException, NotFoundException, 5xx
+///    and anything else → unavailable.
+Error map_aws_error(std::string_view operation, const http::Response& response);
+
+}  // namespace trousseau::providers::awskms

@@ -1,0 +1,57 @@
+// A key in AWS KMS: shares are wrapped with Encrypt and unwrapped with
+// Decrypt over the KMS JSON API, bound to an EncryptionContext
+//   {"trousseau.io/share": base64(context), "trousseau.io/cluster": cluster_name}
+// so that a wrapped share only opens for the slot and cluster it was made for.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+
+#include "providers/awskms/kms_api.hpp"
+#include "providers/provider.hpp"
+
+namespace trousseau::providers::awskms {
+
+/// Every operation runs on its own strand over the shared executor and
+/// completes on the handler's associated executor, never inline. A
+/// cancellation closes the HTTP connection in flight (or abandons a wait
+/// for STS credentials) and completes with Code::cancelled. Each operation
+/// also stops at `timeout`, as a backstop to the caller's deadline.
+class AwsKmsProvider final : public Provider {
+ public:
+  struct Config {
+    std::string key_arn;       ///< resolved at create time, never an alias
+    std::string identity;      ///< initial key identity (see key_metadata.hpp)
+    std::string cluster_name;  ///< part of the EncryptionContext
+    std::chrono::milliseconds timeout{10000};
+  };
+
+  AwsKmsProvider(std::string name, asio::any_io_executor executor, std::unique_ptr<KmsApi> api,
+                 Config config);
+
+  /// The key ARN and its rotation state, refreshed by every probe.
+  std::string key_identity() const override;
+
+ private:
+  void wrap_impl(ByteView context, ByteView share,
+                 asio::any_completion_handler<WrapSignature> handler) override;
+  void unwrap_impl(ByteView context, std::string_view key_version, ByteView wrapped,
+                   asio::any_completion_handler<UnwrapSignature> handler) override;
+  /// DescribeKey (the key must be Enabled; refreshes the identity), then an
+  /// Encrypt and a Decrypt of a fixed zero block.
+  void probe_impl(asio::any_completion_handler<ProbeSignature> handler) override;
+
+  std::string encryption_context(ByteView context) const;
+  Error named(const Error& e) const { return e.prefixed("awskms " + name()); }
+  void set_identity(const std::string& material, const std::string& rotation);
+
+  asio::any_io_executor executor_;
+  std::unique_ptr<KmsApi> api_;
+  const Config config_;
+  mutable std::mutex mutex_;
+  std::string identity_;
+  std::string rotation_;  ///< last known; kept when ListKeyRotations fails
+};
+
+}  // namespace trousseau::providers::awskms

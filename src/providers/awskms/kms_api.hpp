@@ -1,0 +1,58 @@
+// Calls of the AWS KMS JSON API (TrentService): credentials, SigV4 signing,
+// the HTTP exchange and the mapping of AWS errors, one call at a time.
+#pragma once
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/strand.hpp>
+#include <memory>
+#include <string>
+
+#include "http/client.hpp"
+#include "providers/awskms/credentials.hpp"
+
+namespace trousseau::providers::awskms {
+
+class KmsApi {
+ public:
+  KmsApi(std::unique_ptr<http::Client> client, std::shared_ptr<CredentialChain> credentials,
+         http::Url endpoint, std::string region);
+
+  using Done = asio::any_completion_handler<void(Error, std::string)>;
+
+  /// Calls TrentService.<operation> with a JSON body. `next(Error, body)`
+  /// runs on op's strand unless the operation has completed meanwhile.
+  /// Errors start with the operation's name and keep AWS's message.
+  /// `sensitive`: the request or its response carries key material.
+  template <typename Op, typename Next>
+  void call(const std::shared_ptr<Op>& op, std::string operation, std::string body,
+            bool sensitive, http::Deadline deadline, Next&& next) {
+    if (op->cancelled()) {
+      next(Error(Code::cancelled, operation + ": cancelled"), std::string());
+      return;
+    }
+    start(std::move(operation), std::move(body), sensitive, deadline, op->strand(),
+          op->child_slot(),
+          [op, next = std::forward<Next>(next)](Error e, std::string b) mutable {
+            if (!op->done()) next(std::move(e), std::move(b));
+          });
+  }
+
+  const http::Url& endpoint() const { return endpoint_; }
+  const std::string& region() const { return region_; }
+
+ private:
+  void start(std::string operation, std::string body, bool sensitive, http::Deadline deadline,
+             const asio::strand<asio::any_io_executor>& strand, asio::cancellation_slot slot,
+             Done done);
+
+  std::unique_ptr<http::Client> client_;
+  std::shared_ptr<CredentialChain> credentials_;
+  http::Url endpoint_;
+  std::string region_;
+};
+
+/// Overwrites a string that held key material, then empties it.
+void wipe(std::string& s);
+
+}  // namespace trousseau::providers::awskms

@@ -1,0 +1,91 @@
+#include "providers/awskms/kms_messages.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "providers/awskms/kms_api.hpp"
+
+namespace trousseau::providers::awskms {
+
+namespace {
+
+std::string quoted(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
+
+/// Parses `body` into a stack arena that is wiped afterwards, so that no
+/// copy of a plaintext lingers on the heap; then wipes `body` itself.
+template <typename F>
+auto with_answer(std::string& body, F&& read) -> decltype(read(std::declval<const boost::json::object&>())) {
+  alignas(std::max_align_t) unsigned char arena[4096];
+  decltype(read(std::declval<const boost::json::object&>())) result =
+      unavailable("malformed KMS answer");
+  {
+    boost::json::monotonic_resource mr(arena, sizeof arena);
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(body, ec, &mr);
+    if (!ec && v.is_object()) result = read(v.as_object());
+  }
+  secure_wipe(arena);
+  wipe(body);
+  return result;
+}
+
+std::string field(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+std::string encryption_context_json(ByteView context, const std::string& cluster) {
+  return "{\"trousseau.io/share\":" + quoted(base64_encode(context)) +
+         ",\"trousseau.io/cluster\":" + quoted(cluster) + "}";
+}
+
+std::string key_request(const std::string& key_id) { return "{\"KeyId\":" + quoted(key_id) + "}"; }
+
+std::string encrypt_request(const std::string& key_arn, ByteView plaintext,
+                            const std::string& context_json) {
+  std::string b64 = base64_encode(plaintext);
+  std::string body;
+  body.reserve(64 + key_arn.size() + b64.size() + context_json.size());
+  body += "{\"KeyId\":" + quoted(key_arn) + ",\"Plaintext\":\"";
+  body += b64;  // base64 needs no JSON escaping
+  body += "\",\"EncryptionContext\":" + context_json + "}";
+  wipe(b64);
+  return body;
+}
+
+std::string decrypt_request(const std::string& key_arn, ByteView blob,
+                            const std::string& context_json) {
+  return "{\"KeyId\":" + quoted(key_arn) + ",\"CiphertextBlob\":\"" + base64_encode(blob) +
+         "\",\"EncryptionContext\":" + context_json + "}";
+}
+
+Result<Bytes> parse_encrypt_answer(std::string& body, const std::string& key_arn) {
+  return with_answer(body, [&](const boost::json::object& o) -> Result<Bytes> {
+    Bytes blob;
+    if (!base64_decode(field(o, "CiphertextBlob"), blob) || blob.empty()) {
+      return unavailable("Encrypt: answer has no CiphertextBlob");
+    }
+    if (const std::string id = field(o, "KeyId"); !id.empty() && id != key_arn) {
+      return internal_error("Encrypt: answered for key " + id + ", asked " + key_arn);
+    }
+    return blob;
+  });
+}
+
+Result<SecretBytes> parse_decrypt_answer(std::string& body) {
+  return with_answer(body, [](const boost::json::object& o) -> Result<SecretBytes> {
+    const boost::json::value* v = o.if_contains("Plaintext");
+    Bytes plain;
+    if (v == nullptr || !v->is_string() || !base64_decode(v->as_string(), plain)) {
+      return unavailable("Decrypt: answer has no Plaintext");
+    }
+    SecretBytes out(plain);
+    secure_wipe(plain);
+    return out;
+  });
+}
+
+}  // namespace trousseau::providers::awskms

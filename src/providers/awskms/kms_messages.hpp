@@ -1,0 +1,27 @@
+// JSON bodies of the KMS calls we make and the parts of the answers we read.
+// Bodies that carry key material are wiped by whoever holds them last.
+#pragma once
+
+#include <string>
+
+#include "common/bytes.hpp"
+#include "common/error.hpp"
+#include "common/secret.hpp"
+
+namespace trousseau::providers::awskms {
+
+/// {"trousseau.io/share": base64(context), "trousseau.io/cluster": cluster}
+std::string encryption_context_json(ByteView context, const std::string& cluster);
+
+std::string key_request(const std::string& key_id);  ///< DescribeKey, ListKeyRotations
+std::string encrypt_request(const std::string& key_arn, ByteView plaintext,
+                            const std::string& context_json);
+std::string decrypt_request(const std::string& key_arn, ByteView blob,
+                            const std::string& context_json);
+
+/// CiphertextBlob of an Encrypt answer; also checks that `key_arn` made it.
+Result<Bytes> parse_encrypt_answer(std::string& body, const std::string& key_arn);
+/// Plaintext of a Decrypt answer, into locked memory; wipes `body`.
+Result<SecretBytes> parse_decrypt_answer(std::string& body);
+
+}  // namespace trousseau::providers::awskms

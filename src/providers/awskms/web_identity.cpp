@@ -1,0 +1,285 @@
+#include "providers/awskms/web_identity.hpp"
+
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <algorithm>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "common/log.hpp"
+#include "providers/awskms/aws_error.hpp"
+#include "providers/awskms/kms_api.hpp"
+#include "providers/awskms/sigv4.hpp"
+
+namespace trousseau::providers::awskms {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// After a failed call, callers without credentials fail fast this long.
+constexpr auto kFailureHoldOff = 5s;
+/// Credentials this close to expiry are no longer handed out.
+constexpr auto kExpirySafety = 10s;
+
+std::string xml_unescape(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '&') {
+      static constexpr std::pair<std::string_view, char> kEntities[] = {
+          {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+      bool matched = false;
+      for (const auto& [entity, c] : kEntities) {
+        if (s.substr(i, entity.size()) == entity) {
+          out += c;
+          i += entity.size() - 1;
+          matched = true;
+          break;
+        }
+      }
+      if (matched) continue;
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+std::string_view element(std::string_view xml, std::string_view tag) {
+  const std::string open = "<" + std::string(tag) + ">";
+  const std::string close = "</" + std::string(tag) + ">";
+  auto b = xml.find(open);
+  if (b == std::string_view::npos) return {};
+  b += open.size();
+  auto e = xml.find(close, b);
+  return e == std::string_view::npos ? std::string_view() : xml.substr(b, e - b);
+}
+
+/// "2024-06-01T12:00:00Z", optionally with fractional seconds.
+std::optional<WallClock::time_point> parse_iso8601(std::string_view text) {
+  std::tm tm{};
+  std::string s(text);
+  const char* end = ::strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end == nullptr) return std::nullopt;
+  return WallClock::from_time_t(::timegm(&tm));
+}
+
+std::string form_encode(std::string_view v) { return sigv4::uri_encode(v, false); }
+
+}  // namespace
+
+Result<Credentials> parse_assume_role_response(std::string_view xml) {
+  std::string_view creds = element(xml, "Credentials");
+  if (creds.empty()) return unavailable("STS answer has no Credentials element");
+  Credentials c;
+  c.access_key_id = xml_unescape(element(creds, "AccessKeyId"));
+  std::string secret = xml_unescape(element(creds, "SecretAccessKey"));
+  std::string token = xml_unescape(element(creds, "SessionToken"));
+  c.secret_access_key = SecretBytes(as_bytes(secret));
+  c.session_token = SecretBytes(as_bytes(token));
+  wipe(secret);
+  wipe(token);
+  c.expiration = parse_iso8601(element(creds, "Expiration"));
+  if (c.access_key_id.empty() || c.secret_access_key.empty() || c.session_token.empty() ||
+      !c.expiration) {
+    return unavailable("STS answer lacks AccessKeyId, SecretAccessKey, SessionToken or Expiration");
+  }
+  return c;
+}
+
+Result<std::unique_ptr<CredentialChain::WebIdentity>> CredentialChain::WebIdentity::create(
+    const asio::any_io_executor& executor, const ChainOptions& options) {
+  auto w = std::make_unique<WebIdentity>();
+  w->executor = executor;
+  w->options = options;
+  auto env = [&](const char* k) {
+    auto it = options.env.find(k);
+    return it == options.env.end() ? std::string() : it->second;
+  };
+  w->token_file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
+  w->role_arn = env("AWS_ROLE_ARN");
+  w->session_name = env("AWS_ROLE_SESSION_NAME");
+  if (w->session_name.empty()) w->session_name = "trousseau";
+  std::string endpoint = options.sts_endpoint;
+  if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL_STS");
+  if (endpoint.empty()) {
+    if (options.region.empty()) {
+      return Error(Code::failed_precondition, "web identity credentials need a region for STS");
+    }
+    endpoint = "https://sts." + options.region + ".amazonaws.com" +
+               (options.region.rfind("cn-", 0) == 0 ? ".cn" : "") + "/";
+  }
+  Result<http::Url> url = http::Url::parse(endpoint);
+  if (!url.ok()) return url.error().prefixed("STS endpoint");
+  if (!url->tls() && !url->loopback()) {
+    return Error(Code::failed_precondition,
+                 "STS endpoint " + endpoint + ": plain http is allowed on loopback only");
+  }
+  w->sts_url = std::move(url).value();
+  http::ClientOptions co;
+  co.ca_file = options.ca_file;
+  co.allow_plain_http = !w->sts_url.tls();
+  Result<std::unique_ptr<http::Client>> client = http::Client::create(executor, co);
+  if (!client.ok()) return client.error().prefixed("STS client");
+  w->client = std::move(client).value();
+  return w;
+}
+
+void CredentialChain::WebIdentity::get(const std::shared_ptr<CredentialChain>& chain,
+                                       http::Deadline deadline, Handler handler) {
+  const auto now = WallClock::now();
+  std::unique_lock lock(mutex_);
+  if (current_ && (!current_->expiration || now + kExpirySafety < *current_->expiration)) {
+    CredentialsPtr c = current_;
+    const bool due = current_->expiration && now + options.refresh_margin >= *current_->expiration;
+    const bool start = due && !refreshing_ && http::Clock::now() >= retry_after_;
+    if (start) refreshing_ = true;
+    lock.unlock();
+    if (start) refresh(chain);  // in the background: this caller does not wait
+    return complete(std::move(handler), Error(), std::move(c));
+  }
+  if (!refreshing_ && http::Clock::now() < retry_after_) {
+    Error e = last_error_;
+    lock.unlock();
+    return complete(std::move(handler), std::move(e), nullptr);
+  }
+  const std::uint64_t id = next_id_++;
+  auto timer = std::make_shared<asio::steady_timer>(executor, deadline);
+  auto slot = asio::get_associated_cancellation_slot(handler);
+  waiters_.push_back({id, std::move(handler), timer});
+  const bool start = !refreshing_;
+  refreshing_ = true;
+  lock.unlock();
+  std::weak_ptr<CredentialChain> weak = chain;
+  if (slot.is_connected()) {
+    slot.assign([weak, id, ex = executor](asio::cancellation_type) {
+      asio::post(ex, [weak, id] {
+        if (auto c = weak.lock()) c->web_->drop_waiter(id, Error(Code::cancelled, "cancelled while waiting for STS"));
+      });
+    });
+  }
+  timer->async_wait([weak, id](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto c = weak.lock()) {
+      c->web_->drop_waiter(id, Error(Code::deadline_exceeded,
+                                     "deadline exceeded while waiting for STS credentials"));
+    }
+  });
+  if (start) refresh(chain);
+}
+
+void CredentialChain::WebIdentity::invalidate() {
+  std::lock_guard lock(mutex_);
+  current_.reset();
+}
+
+void CredentialChain::WebIdentity::refresh(const std::shared_ptr<CredentialChain>& chain) {
+  std::string token;
+  std::ifstream in(token_file, std::ios::binary);
+  if (in) {
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    token = std::move(ss).str();
+  }
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  if (token.empty()) {
+    return refreshed(unavailable("cannot read the web identity token file " + token_file), nullptr);
+  }
+  http::Request req;
+  req.method = "POST";
+  req.url = sts_url;
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
+  req.body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" +
+             form_encode(role_arn) + "&RoleSessionName=" + form_encode(session_name) +
+             "&WebIdentityToken=" + form_encode(token);
+  wipe(token);
+  req.sensitive = true;  // the token is a bearer credential, the answer holds keys
+  req.retry_if = aws_throttled;
+  client->async_request(
+      std::move(req), http::Clock::now() + options.sts_timeout,
+      [chain](Error e, http::Response r) {
+        WebIdentity& self = *chain->web_;
+        CredentialsPtr fresh;
+        if (e.ok() && r.status == 200) {
+          Result<Credentials> parsed = parse_assume_role_response(r.body);
+          if (parsed.ok()) {
+            auto c = std::make_shared<Credentials>(std::move(parsed).value());
+            c->source = self.describe();
+            fresh = std::move(c);
+          } else {
+            e = parsed.error();
+          }
+        } else if (e.ok() || r.status >= 500) {
+          e = map_aws_error("AssumeRoleWithWebIdentity", r);
+        }
+        wipe(r.body);
+        self.refreshed(e.prefixed("STS " + self.sts_url.origin()), std::move(fresh));
+      });
+}
+
+void CredentialChain::WebIdentity::refreshed(Error error, CredentialsPtr fresh) {
+  std::list<Waiter> waiters;
+  CredentialsPtr now;
+  {
+    std::lock_guard lock(mutex_);
+    refreshing_ = false;
+    if (fresh) {
+      current_ = fresh;
+      retry_after_ = {};
+      last_error_ = {};
+    } else {
+      retry_after_ = http::Clock::now() + kFailureHoldOff;
+      last_error_ = error;
+    }
+    now = current_;
+    waiters.swap(waiters_);
+  }
+  if (fresh) {
+    const std::time_t t = WallClock::to_time_t(*fresh->expiration);
+    char buf[32];
+    std::tm tm{};
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", ::gmtime_r(&t, &tm));
+    log::info("msg=\"refreshed AWS credentials\" source=\"" + describe() + "\" expires=" + buf);
+  } else {
+    log::warn("msg=\"AWS credential refresh failed\" source=\"" + describe() + "\" error=\"" +
+              error.message() + "\"");
+  }
+  for (Waiter& w : waiters) {
+    w.timer->cancel();
+    if (fresh) {
+      complete(std::move(w.handler), Error(), fresh);
+    } else {
+      complete(std::move(w.handler), error, nullptr);
+    }
+  }
+}
+
+void CredentialChain::WebIdentity::drop_waiter(std::uint64_t id, Error error) {
+  std::list<Waiter> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(waiters_.begin(), waiters_.end(),
+                           [id](const Waiter& w) { return w.id == id; });
+    if (it == waiters_.end()) return;  // already served
+    dropped.splice(dropped.end(), waiters_, it);
+  }
+  dropped.front().timer->cancel();
+  complete(std::move(dropped.front().handler), std::move(error), nullptr);
+}
+
+void CredentialChain::WebIdentity::complete(Handler handler, Error error,
+                                            CredentialsPtr credentials) {
+  asio::post(executor, [h = std::move(handler), e = std::move(error),
+                        c = std::move(credentials)]() mutable {
+    auto slot = asio::get_associated_cancellation_slot(h);
+    auto ex = asio::get_associated_executor(h);
+    asio::dispatch(ex, [h = std::move(h), slot, e = std::move(e), c = std::move(c)]() mutable {
+      if (slot.is_connected()) slot.clear();
+      std::move(h)(std::move(e), std::move(c));
+    });
+  });
+}
+
+}  // namespace trousseau::providers::awskms

@@ -1,0 +1,241 @@
+#include "providers/awskms/credentials.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_future.hpp>
+#include <ctime>
+#include <future>
+
+#include "provider_fixture.hpp"
+#include "support/local_http_server.hpp"
+#include "support/temp_dir.hpp"
+
+namespace trousseau::providers::awskms {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::LocalHttpServer;
+using testing::respond;
+
+constexpr const char* kFile = R"(# comment
+[default]
+aws_access_key_id = AKIDDEFAULT
+aws_secret_access_key = default-secret
+
+[prod]
+; another comment
+aws_access_key_id=AKIDPROD
+aws_secret_access_key =  prod-secret
+aws_session_token = prod-token
+[broken]
+aws_access_key_id = AKIDBROKEN
+)";
+
+TEST(CredentialsFile, ReadsTheRequestedProfile) {
+  auto c = parse_credentials_file(kFile, "prod", "/f");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->access_key_id, "AKIDPROD");
+  EXPECT_TRUE(c->secret_access_key.equals(as_bytes("prod-secret")));
+  EXPECT_TRUE(c->session_token.equals(as_bytes("prod-token")));
+  auto d = parse_credentials_file(kFile, "default", "/f");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->access_key_id, "AKIDDEFAULT");
+  EXPECT_TRUE(d->session_token.empty());
+}
+
+TEST(CredentialsFile, MissingOrIncompleteProfilesAreErrorsWithoutSecrets) {
+  auto missing = parse_credentials_file(kFile, "staging", "/f");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("staging"), std::string::npos);
+  auto broken = parse_credentials_file(kFile, "broken", "/f");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.error().message().find("secret"), broken.error().message().find("secret_access_key"));
+}
+
+TEST(StsAnswer, ParsesCredentialsAndExpiration) {
+  auto c = parse_assume_role_response(R"(<AssumeRoleWithWebIdentityResponse>
+  <AssumeRoleWithWebIdentityResult><Credentials>
+    <SessionToken>tok&amp;en</SessionToken><SecretAccessKey>sec&lt;ret</SecretAccessKey>
+    <Expiration>2030-01-02T03:04:05.123Z</Expiration><AccessKeyId>ASIAEXAMPLE</AccessKeyId>
+  </Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>)");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->access_key_id, "ASIAEXAMPLE");
+  EXPECT_TRUE(c->secret_access_key.equals(as_bytes("sec<ret")));
+  EXPECT_TRUE(c->session_token.equals(as_bytes("tok&en")));
+  EXPECT_EQ(WallClock::to_time_t(*c->expiration), 1893553445);
+  EXPECT_FALSE(parse_assume_role_response("<Error/>").ok());
+}
+
+class ChainTest : public ProviderFixture {
+ protected:
+  Result<std::shared_ptr<CredentialChain>> chain(std::map<std::string, std::string> env,
+                                                 std::string profile = "") {
+    ChainOptions o;
+    o.env = std::move(env);
+    o.profile = std::move(profile);
+    o.region = "us-east-1";
+    return CredentialChain::create(io.get_executor(), o);
+  }
+  std::pair<Error, CredentialsPtr> get(CredentialChain& c, std::chrono::milliseconds budget = 2s) {
+    return c.async_get(http::Clock::now() + budget, asio::use_future([](Error e, CredentialsPtr p) {
+      return std::make_pair(e, p);
+    })).get();
+  }
+  testing::TempDir dir;
+};
+
+TEST_F(ChainTest, EnvironmentComesFirst) {
+  testing::write_file(dir.file("creds"), kFile);
+  auto c = chain({{"AWS_ACCESS_KEY_ID", "AKIDENV"}, {"AWS_SECRET_ACCESS_KEY", "env-secret"},
+                  {"AWS_SESSION_TOKEN", "env-token"},
+                  {"AWS_SHARED_CREDENTIALS_FILE", dir.file("creds")}});
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ((*c)->source(), "environment");
+  auto [e, creds] = get(**c);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(creds->access_key_id, "AKIDENV");
+  EXPECT_TRUE(creds->session_token.equals(as_bytes("env-token")));
+}
+
+TEST_F(ChainTest, SharedFileWithAwsProfileOrTheConfiguredOne) {
+  testing::write_file(dir.file("creds"), kFile);
+  auto c = chain({{"AWS_SHARED_CREDENTIALS_FILE", dir.file("creds")}, {"AWS_PROFILE", "prod"}});
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(get(**c).second->access_key_id, "AKIDPROD");
+  auto configured = chain({{"AWS_SHARED_CREDENTIALS_FILE", dir.file("creds")},
+                           {"AWS_PROFILE", "prod"}}, "default");
+  ASSERT_TRUE(configured.ok());
+  EXPECT_EQ(get(**configured).second->access_key_id, "AKIDDEFAULT");
+  auto home = chain({{"HOME", dir.path().string()}});  // no ~/.aws/credentials there
+  EXPECT_FALSE(home.ok());
+}
+
+TEST_F(ChainTest, ChoosingAMissingProfileIsAnError) {
+  testing::write_file(dir.file("creds"), kFile);
+  auto c = chain({{"AWS_SHARED_CREDENTIALS_FILE", dir.file("creds")}}, "staging");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().code(), Code::failed_precondition);
+}
+
+TEST_F(ChainTest, HalfAKeyPairIsAnError) {
+  auto c = chain({{"AWS_ACCESS_KEY_ID", "AKID"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("together"), std::string::npos);
+}
+
+TEST_F(ChainTest, NoCredentialsNamesTheOptions) {
+  auto c = chain({});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("AWS_WEB_IDENTITY_TOKEN_FILE"), std::string::npos);
+}
+
+std::string sts_answer(const std::string& key, std::chrono::seconds valid_for) {
+  const std::time_t t = WallClock::to_time_t(WallClock::now() + valid_for);
+  char buf[32];
+  std::tm tm{};
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", ::gmtime_r(&t, &tm));
+  return "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
+         "<AccessKeyId>" + key + "</AccessKeyId><SecretAccessKey>s-" + key +
+         "</SecretAccessKey><SessionToken>t-" + key + "</SessionToken><Expiration>" + buf +
+         "</Expiration></Credentials></AssumeRoleWithWebIdentityResult>"
+         "</AssumeRoleWithWebIdentityResponse>";
+}
+
+class WebIdentityTest : public ChainTest {
+ protected:
+  Result<std::shared_ptr<CredentialChain>> web(std::chrono::seconds margin) {
+    testing::write_file(dir.file("token"), "header.payload.signature\n");
+    ChainOptions o;
+    o.env = {{"AWS_WEB_IDENTITY_TOKEN_FILE", dir.file("token")},
+             {"AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/r"}};
+    o.region = "us-east-1";
+    o.sts_endpoint = sts.url();
+    o.refresh_margin = margin;
+    o.sts_timeout = 300ms;
+    return CredentialChain::create(io.get_executor(), o);
+  }
+  LocalHttpServer sts;
+};
+
+TEST_F(WebIdentityTest, SendsTheTokenAndCachesTheAnswer) {
+  sts.script({respond(200, sts_answer("ASIAONE", 1h))});
+  auto c = web(5min);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  auto [e, creds] = get(**c);
+  ASSERT_TRUE(e.ok()) << e.message();
+  EXPECT_EQ(creds->access_key_id, "ASIAONE");
+  EXPECT_TRUE(creds->session_token.equals(as_bytes("t-ASIAONE")));
+  EXPECT_EQ(get(**c).second->access_key_id, "ASIAONE");
+  ASSERT_EQ(sts.requests(), 1);  // cached
+  const std::string body = sts.seen()[0].body;
+  EXPECT_NE(body.find("Action=AssumeRoleWithWebIdentity"), std::string::npos);
+  EXPECT_NE(body.find("RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fr"), std::string::npos);
+  EXPECT_NE(body.find("WebIdentityToken=header.payload.signature"), std::string::npos);
+}
+
+TEST_F(WebIdentityTest, RefreshesInTheBackgroundWithoutBlockingValidCallers) {
+  // A margin of almost the whole lifetime: every call finds the credentials due.
+  sts.script({respond(200, sts_answer("ASIAONE", 1h)), testing::hang(),
+              respond(200, sts_answer("ASIATWO", 1h))});
+  auto c = web(3600s);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(get(**c).second->access_key_id, "ASIAONE");
+  const auto start = std::chrono::steady_clock::now();
+  auto [e, creds] = get(**c);  // starts a refresh, which hangs
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 100ms);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(creds->access_key_id, "ASIAONE");
+  for (int i = 0; i < 100 && sts.requests() < 2; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(sts.requests(), 2);
+  EXPECT_EQ(get(**c).second->access_key_id, "ASIAONE");  // still served during the refresh
+  // The hung refresh times out (300 ms); after the hold-off a new one succeeds.
+  std::this_thread::sleep_for(5500ms);
+  EXPECT_EQ(get(**c).second->access_key_id, "ASIAONE");
+  for (int i = 0; i < 200 && sts.requests() < 3; ++i) std::this_thread::sleep_for(5ms);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(get(**c).second->access_key_id, "ASIATWO");
+}
+
+TEST_F(WebIdentityTest, WaitingCallersHonourTheirDeadline) {
+  sts.script({testing::hang()});
+  auto c = web(5min);
+  ASSERT_TRUE(c.ok());
+  const auto start = std::chrono::steady_clock::now();
+  auto [e, creds] = get(**c, 100ms);
+  EXPECT_EQ(e.code(), Code::deadline_exceeded) << e.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 250ms);
+  EXPECT_FALSE(creds);
+}
+
+TEST_F(WebIdentityTest, WaitingCallersCanBeCancelled) {
+  sts.script({testing::hang()});
+  auto c = web(5min);
+  ASSERT_TRUE(c.ok());
+  asio::cancellation_signal signal;
+  std::promise<Error> done;
+  (*c)->async_get(http::Clock::now() + 10s,
+                  asio::bind_cancellation_slot(signal.slot(), [&](Error e, CredentialsPtr) {
+                    done.set_value(std::move(e));
+                  }));
+  for (int i = 0; i < 100 && sts.requests() < 1; ++i) std::this_thread::sleep_for(5ms);
+  asio::post(io, [&] { signal.emit(asio::cancellation_type::terminal); });
+  auto fut = done.get_future();
+  ASSERT_EQ(fut.wait_for(100ms), std::future_status::ready);
+  EXPECT_EQ(fut.get().code(), Code::cancelled);
+}
+
+TEST_F(WebIdentityTest, StsRefusalIsPermissionDenied) {
+  sts.script({respond(400, "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken"
+                           "</Code><Message>bad token</Message></Error></ErrorResponse>")});
+  auto c = web(5min);
+  ASSERT_TRUE(c.ok());
+  auto [e, creds] = get(**c);
+  EXPECT_EQ(e.code(), Code::permission_denied) << e.message();
+  EXPECT_NE(e.message().find("bad token"), std::string::npos);
+  EXPECT_EQ(e.message().find("header.payload"), std::string::npos);  // the token stays secret
+}
+
+}  // namespace
+}  // namespace trousseau::providers::awskms

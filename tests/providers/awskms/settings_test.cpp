@@ -1,0 +1,82 @@
+// Validation of the awskms settings: field paths, no I/O.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+#include "config/node.hpp"
+#include "providers/registry.hpp"
+
+namespace trousseau::providers::awskms {
+namespace {
+
+std::vector<std::string> errors_of(const std::string& settings) {
+  config::Diagnostics diag;
+  config::Node node(YAML::Load("{" + settings + "}"), "providers[0]", diag);
+  const ProviderFactory* f = Registry::instance().find("awskms");
+  EXPECT_NE(f, nullptr);
+  if (f != nullptr) (void)f->parse(node);
+  return diag.errors();
+}
+
+bool has(const std::vector<std::string>& errors, const std::string& needle) {
+  return std::any_of(errors.begin(), errors.end(),
+                     [&](const std::string& e) { return e.find(needle) != std::string::npos; });
+}
+
+TEST(AwsKmsSettings, AcceptsAKeyArnAndTakesItsRegion) {
+  EXPECT_TRUE(errors_of("key_id: 'arn:aws:kms:eu-west-1:111122223333:key/abcd-1234', "
+                        "cluster_name: prod")
+                  .empty());
+}
+
+TEST(AwsKmsSettings, RequiresKeyIdClusterNameAndARegion) {
+  auto e = errors_of("key_id: alias/x");
+  EXPECT_TRUE(has(e, "providers[0].region")) << (e.empty() ? "" : e[0]);
+  EXPECT_TRUE(has(e, "providers[0].cluster_name"));
+  EXPECT_TRUE(has(errors_of("region: us-east-1, cluster_name: c"), "providers[0].key_id"));
+}
+
+TEST(AwsKmsSettings, RejectsARegionThatContradictsTheArn) {
+  EXPECT_TRUE(has(errors_of("key_id: 'arn:aws:kms:eu-west-1:111122223333:key/k', "
+                            "region: us-east-1, cluster_name: c"),
+                  "providers[0].region"));
+}
+
+TEST(AwsKmsSettings, RejectsMalformedKeyIds) {
+  EXPECT_TRUE(has(errors_of("key_id: 'not a key!', region: us-east-1, cluster_name: c"),
+                  "providers[0].key_id"));
+  EXPECT_TRUE(has(errors_of("key_id: 'arn:aws:s3:::bucket', region: us-east-1, cluster_name: c"),
+                  "providers[0].key_id"));
+}
+
+TEST(AwsKmsSettings, AllowsPlainHttpToLoopbackOnly) {
+  const std::string base = "key_id: alias/k, region: us-east-1, cluster_name: c, ";
+  EXPECT_TRUE(errors_of(base + "endpoint: 'http://127.0.0.1:4566/'").empty());
+  EXPECT_TRUE(errors_of(base + "endpoint: 'https://kms.example.com/'").empty());
+  EXPECT_TRUE(has(errors_of(base + "endpoint: 'http://kms.example.com/'"),
+                  "providers[0].endpoint"));
+  EXPECT_TRUE(has(errors_of(base + "sts_endpoint: 'http://10.0.0.1/'"),
+                  "providers[0].sts_endpoint"));
+  EXPECT_TRUE(has(errors_of(base + "endpoint: 'ftp://x/'"), "providers[0].endpoint"));
+}
+
+TEST(AwsKmsSettings, ChecksTheRegionName) {
+  for (const char* bad : {"US-EAST-1", "useast1", "us-east-", "-east-1"}) {
+    EXPECT_TRUE(has(errors_of(std::string("key_id: alias/k, cluster_name: c, region: '") + bad + "'"),
+                    "providers[0].region"))
+        << bad;
+  }
+  for (const char* good : {"us-gov-west-1", "cn-north-1", "ap-southeast-2"}) {
+    EXPECT_TRUE(errors_of(std::string("key_id: alias/k, cluster_name: c, region: ") + good).empty())
+        << good;
+  }
+}
+
+TEST(AwsKmsSettings, CaFileMustBeAbsolute) {
+  EXPECT_TRUE(has(errors_of("key_id: alias/k, region: us-east-1, cluster_name: c, ca_file: ca.pem"),
+                  "providers[0].ca_file"));
+}
+
+}  // namespace
+}  // namespace trousseau::providers::awskms

@@ -1,0 +1,227 @@
+#include "support/moto.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "providers/awskms/sigv4.hpp"
+
+namespace trousseau::testing {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  std::uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+/// A blocking HTTP/1.1 exchange with Connection: close; "" on failure.
+std::string exchange(std::uint16_t port, const std::string& raw) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(raw.size())) {
+    char buf[8192];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace
+
+MotoServer::MotoServer() {
+  port_ = free_port();
+  start();
+}
+
+MotoServer::~MotoServer() { stop(); }
+
+std::string MotoServer::endpoint() const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/";
+}
+
+void MotoServer::start() {
+  const std::string log = dir_.file("moto.log");
+  const std::string port = std::to_string(port_);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    // Its own process group: the pyenv shim runs moto as a child of its
+    // own, and stop() must reach both.
+    ::setpgid(0, 0);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::execlp("moto_server", "moto_server", "-H", "127.0.0.1", "-p", port.c_str(), nullptr);
+    ::execlp("python3", "python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", port.c_str(),
+             nullptr);
+    ::_exit(127);
+  }
+  if (pid_ < 0) {
+    ADD_FAILURE() << "fork failed";
+    return;
+  }
+  ::setpgid(pid_, pid_);  // also here, so that stop() cannot race the child
+  if (!wait_ready()) {
+    ADD_FAILURE() << "moto_server did not start on port " << port_
+                  << " (is moto installed? `pip install 'moto[server]'`)\n"
+                  << log_tail();
+    stop();
+  }
+}
+
+bool MotoServer::wait_ready() {
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < until) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;  // exited: not installed, or the port was taken
+    }
+    const std::string reply =
+        exchange(port_, "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    if (reply.rfind("HTTP/1.", 0) == 0) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+void MotoServer::stop() {
+  if (pid_ <= 0) return;
+  ::kill(-pid_, SIGTERM);
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  int status = 0;
+  bool reaped = false;
+  // Reap our child, then wait for the rest of the group (moto under the
+  // shim) to be gone, so that the port is free for restart().
+  while (!(reaped = reaped || ::waitpid(pid_, &status, WNOHANG) == pid_) ||
+         ::kill(-pid_, 0) == 0) {
+    if (std::chrono::steady_clock::now() > until) {
+      ::kill(-pid_, SIGKILL);
+      if (!reaped) ::waitpid(pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  pid_ = -1;
+}
+
+void MotoServer::restart() {
+  stop();
+  start();
+}
+
+std::string MotoServer::log_tail() const {
+  std::ifstream in(dir_.file("moto.log"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string all = ss.str();
+  return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
+}
+
+std::string MotoServer::request(const std::string& raw, unsigned* status) {
+  const std::string reply = exchange(port_, raw);
+  unsigned code = 0;
+  if (reply.rfind("HTTP/1.", 0) == 0) code = static_cast<unsigned>(std::atoi(reply.c_str() + 9));
+  const auto body_at = reply.find("\r\n\r\n");
+  std::string body = body_at == std::string::npos ? "" : reply.substr(body_at + 4);
+  if (status != nullptr) {
+    *status = code;
+  } else if (code != 200) {
+    ADD_FAILURE() << "moto answered " << code << ": " << body;
+  }
+  return body;
+}
+
+std::string MotoServer::kms(const std::string& operation, const std::string& json,
+                            unsigned* status) {
+  namespace aws = providers::awskms;
+  aws::Credentials creds;
+  creds.access_key_id = kAccessKey;
+  creds.secret_access_key = SecretBytes(as_bytes(kSecretKey));
+  std::vector<http::Header> headers = {{"Host", "127.0.0.1:" + std::to_string(port_)},
+                                       {"Content-Type", "application/x-amz-json-1.1"},
+                                       {"X-Amz-Target", "TrentService." + operation}};
+  const std::string auth = aws::sigv4::sign("POST", "/", "", headers, json, creds, kRegion, "kms",
+                                            aws::WallClock::now());
+  headers.push_back({"Authorization", auth});
+  std::string raw = "POST / HTTP/1.1\r\n";
+  for (const auto& h : headers) raw += h.name + ": " + h.value + "\r\n";
+  raw += "Content-Length: " + std::to_string(json.size()) + "\r\nConnection: close\r\n\r\n" + json;
+  return request(raw, status);
+}
+
+std::string MotoServer::post_form(const std::string& body, unsigned* status) {
+  std::string raw = "POST / HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) +
+                    "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  return request(raw, status);
+}
+
+void MotoServer::seed(unsigned value) {
+  const std::string raw = "POST /moto-api/seed?a=" + std::to_string(value) +
+                          " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) +
+                          "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  (void)request(raw, nullptr);
+}
+
+std::string MotoServer::create_key() {
+  const std::string body = kms("CreateKey", R"({"Description":"trousseau test key"})");
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("KeyMetadata")) {
+    ADD_FAILURE() << "CreateKey: unexpected answer " << body;
+    return {};
+  }
+  return std::string(v.at("KeyMetadata").at("Arn").as_string());
+}
+
+void MotoServer::create_alias(const std::string& alias, const std::string& key_id) {
+  kms("CreateAlias", boost::json::serialize(boost::json::object{{"AliasName", alias},
+                                                                {"TargetKeyId", key_id}}));
+}
+
+void MotoServer::disable_key(const std::string& key_id) {
+  // moto 5 looks DisableKey up by bare key id only.
+  const auto slash = key_id.rfind("key/");
+  const std::string id = slash == std::string::npos ? key_id : key_id.substr(slash + 4);
+  kms("DisableKey", boost::json::serialize(boost::json::object{{"KeyId", id}}));
+}
+
+void MotoServer::rotate_key(const std::string& key_id) {
+  kms("RotateKeyOnDemand", boost::json::serialize(boost::json::object{{"KeyId", key_id}}));
+}
+
+}  // namespace trousseau::testing

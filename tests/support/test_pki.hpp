@@ -1,0 +1,21 @@
+// A throw-away certificate authority and a server certificate signed by it,
+// made with the openssl command line, for TLS tests.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace trousseau::testing {
+
+struct TestPki {
+  std::string ca_cert;      ///< PEM file of the CA
+  std::string server_cert;  ///< PEM file, signed by the CA
+  std::string server_key;
+};
+
+/// Creates the files under `dir`. `alt_names` become the server
+/// certificate's subjectAltName entries, e.g. {"DNS:localhost", "IP:127.0.0.1"}.
+/// Fails the current test (and returns empty paths) if openssl fails.
+TestPki make_test_pki(const std::string& dir, const std::vector<std::string>& alt_names);
+
+}  // namespace trousseau::testing
