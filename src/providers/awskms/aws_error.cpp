@@ -13,16 +13,6 @@ std::string bare_type(std::string_view t) {
   return std::string(t);
 }
 
-std::string xml_text(std::string_view xml, std::string_view tag) {
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
-  auto b = xml.find(open);
-  if (b == std::string_view::npos) return {};
-  b += open.size();
-  auto e = xml.find(close, b);
-  return e == std::string_view::npos ? std::string() : std::string(xml.substr(b, e - b));
-}
-
 bool any_of(std::string_view type, std::initializer_list<std::string_view> names) {
   for (std::string_view n : names) {
     if (type == n) return true;
@@ -43,8 +33,8 @@ AwsError parse_aws_error(const http::Response& response) {
       if (auto* m = o.if_contains(key); m && m->is_string()) e.message = m->as_string();
     }
   } else if (response.body.find("<Code>") != std::string::npos) {
-    e.type = xml_text(response.body, "Code");
-    e.message = xml_text(response.body, "Message");
+    e.type = std::string(xml_element(response.body, "Code"));
+    e.message = std::string(xml_element(response.body, "Message"));
   }
   if (e.type.empty()) {
     if (const std::string* h = response.header("x-amzn-ErrorType")) e.type = bare_type(*h);
@@ -81,6 +71,16 @@ Error map_aws_error(std::string_view operation, const http::Response& response) 
   // DisabledException, KMSInvalidStateException, NotFoundException,
   // KeyUnavailableException, DependencyTimeoutException, 5xx, and the rest.
   return unavailable(std::move(text));
+}
+
+std::string_view xml_element(std::string_view xml, std::string_view tag) {
+  const std::string open = "<" + std::string(tag) + ">";
+  const std::string close = "</" + std::string(tag) + ">";
+  auto b = xml.find(open);
+  if (b == std::string_view::npos) return {};
+  b += open.size();
+  auto e = xml.find(close, b);
+  return e == std::string_view::npos ? std::string_view() : xml.substr(b, e - b);
 }
 
 }  // namespace trousseau::providers::awskms

@@ -31,4 +31,8 @@ bool aws_throttled(const http::Response& response);
 ///    and anything else → unavailable.
 Error map_aws_error(std::string_view operation, const http::Response& response);
 
+/// The text between <tag> and </tag> (first occurrence, no nesting, not
+/// unescaped), or empty. Enough for the flat XML of AWS Query APIs.
+std::string_view xml_element(std::string_view xml, std::string_view tag);
+
 }  // namespace trousseau::providers::awskms

@@ -47,16 +47,6 @@ std::string xml_unescape(std::string_view s) {
   return out;
 }
 
-std::string_view element(std::string_view xml, std::string_view tag) {
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
-  auto b = xml.find(open);
-  if (b == std::string_view::npos) return {};
-  b += open.size();
-  auto e = xml.find(close, b);
-  return e == std::string_view::npos ? std::string_view() : xml.substr(b, e - b);
-}
-
 /// "2024-06-01T12:00:00Z", optionally with fractional seconds.
 std::optional<WallClock::time_point> parse_iso8601(std::string_view text) {
   std::tm tm{};
@@ -71,17 +61,17 @@ std::string form_encode(std::string_view v) { return sigv4::uri_encode(v, false)
 }  // namespace
 
 Result<Credentials> parse_assume_role_response(std::string_view xml) {
-  std::string_view creds = element(xml, "Credentials");
+  std::string_view creds = xml_element(xml, "Credentials");
   if (creds.empty()) return unavailable("STS answer has no Credentials element");
   Credentials c;
-  c.access_key_id = xml_unescape(element(creds, "AccessKeyId"));
-  std::string secret = xml_unescape(element(creds, "SecretAccessKey"));
-  std::string token = xml_unescape(element(creds, "SessionToken"));
+  c.access_key_id = xml_unescape(xml_element(creds, "AccessKeyId"));
+  std::string secret = xml_unescape(xml_element(creds, "SecretAccessKey"));
+  std::string token = xml_unescape(xml_element(creds, "SessionToken"));
   c.secret_access_key = SecretBytes(as_bytes(secret));
   c.session_token = SecretBytes(as_bytes(token));
   wipe(secret);
   wipe(token);
-  c.expiration = parse_iso8601(element(creds, "Expiration"));
+  c.expiration = parse_iso8601(xml_element(creds, "Expiration"));
   if (c.access_key_id.empty() || c.secret_access_key.empty() || c.session_token.empty() ||
       !c.expiration) {
     return unavailable("STS answer lacks AccessKeyId, SecretAccessKey, SessionToken or Expiration");
