@@ -97,7 +97,6 @@ void FakeProvider::run(Behaviour b, asio::any_completion_handler<Signature> hand
   timer->async_wait(asio::bind_executor(
       strand, [this, timer, b, slot, handler = std::move(handler),
            produce = std::move(produce)](boost::system::error_code ec) mutable {
-        if (slot.is_connected()) slot.clear();
         --in_flight_;
         Error e;
         if (ec) {
@@ -106,9 +105,15 @@ void FakeProvider::run(Behaviour b, asio::any_completion_handler<Signature> hand
         } else if (b.fail != Code::ok) {
           e = Error(b.fail, "fake " + name() + ": scripted " + std::string(to_string(b.fail)));
         }
-        // Hop to the caller's executor for the completion.
-        produce([h = std::move(handler)](auto&&... args) mutable {
-          asio::dispatch(asio::append(std::move(h), std::forward<decltype(args)>(args)...));
+        // Hop to the caller's executor for the completion, and clear the
+        // slot there: the caller emits on that executor, never on ours.
+        produce([h = std::move(handler), slot](auto&&... args) mutable {
+          auto ex = asio::get_associated_executor(h);
+          asio::dispatch(ex, [h = std::move(h), slot,
+                              ... a = std::forward<decltype(args)>(args)]() mutable {
+            if (slot.is_connected()) slot.clear();
+            std::move(h)(std::move(a)...);
+          });
         }, std::move(e));
       }));
 }
