@@ -13,7 +13,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-void parse_policy(Node node, PolicyConfig& policy) {
+/// Slots and threshold: what the current policy and every earlier one have.
+void parse_slots(Node& node, std::vector<std::vector<std::string>>& out, unsigned& threshold) {
   std::vector<Node> slots = node.sequence("slots");
   if (slots.empty()) node.error("slots", "at least one slot is required");
   if (slots.size() > envelope::kMaxSlots) {
@@ -28,7 +29,7 @@ void parse_policy(Node node, PolicyConfig& policy) {
                                " providers per slot");
     }
     s.reject_unknown_keys();
-    policy.slots.push_back(std::move(names));
+    out.push_back(std::move(names));
   }
   if (!node.has("threshold")) node.error("threshold", "is required");
   std::int64_t k = node.integer("threshold", 1, 1, 255);
@@ -37,7 +38,13 @@ void parse_policy(Node node, PolicyConfig& policy) {
                                 std::to_string(n) + " slots");
     k = 1;
   }
-  policy.threshold = static_cast<unsigned>(k);
+  threshold = static_cast<unsigned>(k);
+}
+
+void parse_policy(Node node, PolicyConfig& policy) {
+  parse_slots(node, policy.slots, policy.threshold);
+  const auto n = static_cast<std::int64_t>(std::max<std::size_t>(policy.slots.size(), 1));
+  const auto k = static_cast<std::int64_t>(policy.threshold);
   std::int64_t w = node.integer("min_encrypt_slots", n, 1, 255);
   if (w < k || w > n) {
     node.error("min_encrypt_slots", "must lie between the threshold (" + std::to_string(k) +
@@ -53,6 +60,12 @@ void parse_policy(Node node, PolicyConfig& policy) {
     policy.decrypt = DecryptStrategy::all;
   } else {
     node.error("decrypt", "must be 'hedged' or 'all', got '" + strategy + "'");
+  }
+  for (Node& earlier : node.sequence("previous")) {
+    EarlierPolicy e;
+    parse_slots(earlier, e.slots, e.threshold);
+    earlier.reject_unknown_keys();
+    policy.previous.push_back(std::move(e));
   }
   node.reject_unknown_keys();
 }
@@ -90,29 +103,42 @@ void parse_providers(Node& root, Config& cfg) {
   }
 }
 
-void cross_check(Node& root, Config& cfg) {
+/// Every provider a policy names is defined, and sits in one slot only.
+void check_slots(Diagnostics& diag, const std::string& prefix,
+                 const std::vector<std::vector<std::string>>& slots,
+                 const std::set<std::string>& defined, std::set<std::string>& used_anywhere) {
   std::map<std::string, std::size_t> used;  // provider -> slot index
-  std::set<std::string> defined;
-  for (const auto& p : cfg.providers) defined.insert(p.name);
-  for (std::size_t i = 0; i < cfg.policy.slots.size(); ++i) {
-    for (const std::string& name : cfg.policy.slots[i]) {
-      const std::string path = "policy.slots[" + std::to_string(i) + "].providers";
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    for (const std::string& name : slots[i]) {
+      const std::string path = prefix + "slots[" + std::to_string(i) + "].providers";
       if (!defined.contains(name)) {
-        root.diagnostics().error(path, "provider '" + name + "' is not defined in providers");
+        diag.error(path, "provider '" + name + "' is not defined in providers");
       }
       auto [it, fresh] = used.emplace(name, i);
       if (!fresh) {
-        root.diagnostics().error(path, "provider '" + name + "' is already used in slot " +
-                                           std::to_string(it->second) +
-                                           ": each provider may hold one share only");
+        diag.error(path, "provider '" + name + "' is already used in slot " +
+                             std::to_string(it->second) +
+                             ": each provider may hold one share only");
       }
+      used_anywhere.insert(name);
     }
+  }
+}
+
+void cross_check(Node& root, Config& cfg) {
+  std::set<std::string> defined;
+  for (const auto& p : cfg.providers) defined.insert(p.name);
+  std::set<std::string> used;
+  check_slots(root.diagnostics(), "policy.", cfg.policy.slots, defined, used);
+  for (std::size_t i = 0; i < cfg.policy.previous.size(); ++i) {
+    check_slots(root.diagnostics(), "policy.previous[" + std::to_string(i) + "].",
+                cfg.policy.previous[i].slots, defined, used);
   }
   for (std::size_t i = 0; i < cfg.providers.size(); ++i) {
     if (!cfg.providers[i].name.empty() && !used.contains(cfg.providers[i].name)) {
       root.diagnostics().error("providers[" + std::to_string(i) + "]",
                                "provider '" + cfg.providers[i].name +
-                                   "' is not used by any policy slot");
+                                   "' is not used by any policy slot, current or previous");
     }
   }
 }
@@ -143,6 +169,7 @@ std::optional<Config> parse(const YAML::Node& yaml, Diagnostics& diag) {
   cfg.health.probe_interval = health.duration("probe_interval", cfg.health.probe_interval, 100ms, 1h);
   cfg.health.unhealthy_probe_interval =
       health.duration("unhealthy_probe_interval", cfg.health.unhealthy_probe_interval, 50ms, 1h);
+  cfg.health.probe_timeout = health.duration("probe_timeout", cfg.health.probe_timeout, 10ms, 1min);
   cfg.health.failure_threshold = static_cast<unsigned>(
       health.integer("failure_threshold", cfg.health.failure_threshold, 1, 100));
   cfg.health.breaker_backoff = health.duration("breaker_backoff", cfg.health.breaker_backoff, 10ms, 1h);

@@ -16,11 +16,21 @@ enum class DecryptStrategy {
   all,     ///< every provider at once
 };
 
+/// A policy that envelopes were written under before the current one. It
+/// stays accepted for Decrypt (never used by Encrypt) until the operator
+/// has re-encrypted every Secret and removes it; every read that needs it is
+/// logged and counted, so the operator sees when nothing old is left.
+struct EarlierPolicy {
+  unsigned threshold = 1;
+  std::vector<std::vector<std::string>> slots;
+};
+
 struct PolicyConfig {
   unsigned threshold = 1;          ///< k
   unsigned min_encrypt_slots = 0;  ///< W, k <= W <= n (default n)
   DecryptStrategy decrypt = DecryptStrategy::hedged;
   std::vector<std::vector<std::string>> slots;  ///< provider names per slot
+  std::vector<EarlierPolicy> previous;          ///< still accepted by Decrypt
 };
 
 struct ProviderConfig {
@@ -35,6 +45,7 @@ struct ProviderConfig {
 struct HealthConfig {
   Duration probe_interval{30000};
   Duration unhealthy_probe_interval{5000};
+  Duration probe_timeout{5000};     ///< one probe's whole budget (several round trips for some KMSes)
   unsigned failure_threshold = 3;   ///< consecutive failures that open the breaker
   Duration breaker_backoff{30000};  ///< after which one trial call is let through
 };

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "common/clock.hpp"
 #include <boost/asio/strand.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -52,8 +52,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   Handler handler_;
   asio::cancellation_slot slot_;
   asio::strand<asio::any_io_executor> strand_;
-  asio::steady_timer deadline_timer_;
-  asio::steady_timer backoff_timer_;
+  Timer deadline_timer_;
+  Timer backoff_timer_;
   std::unique_ptr<Connection> conn_;
   std::optional<Parser> parser_;
   const char* stage_ = "start";

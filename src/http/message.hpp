@@ -10,12 +10,13 @@
 #include <string_view>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "common/error.hpp"
 
 namespace trousseau::http {
 
-/// Every request carries an absolute deadline on the steady clock.
-using Clock = std::chrono::steady_clock;
+/// Every request carries an absolute deadline on Trousseau's clock.
+using Clock = trousseau::Clock;
 using Deadline = Clock::time_point;
 
 /// An absolute http or https URL, split the way a client needs it.

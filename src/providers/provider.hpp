@@ -4,9 +4,11 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
+#include <memory>
 #include <string>
 
 #include "common/bytes.hpp"
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/secret.hpp"
 
@@ -17,6 +19,19 @@ namespace asio = boost::asio;
 struct WrapResult {
   Bytes wrapped;            ///< opaque to everyone but this provider
   std::string key_version;  ///< the key identity/version that wrapped it
+};
+
+/// What every call carries besides its arguments.
+struct CallOptions {
+  /// The call's whole budget: min(request deadline, queued + provider
+  /// timeout). Retries, token fetches and reconnects plan against it; a
+  /// provider invents no deadline of its own.
+  Clock::time_point deadline;
+  /// Held by the caller's back-pressure: keep it alive until the backend
+  /// has really finished. A blocking call that was cancelled still holds it
+  /// until the device returns, so the limiter never admits more work than
+  /// the backend is doing.
+  std::shared_ptr<void> lease;
 };
 
 using WrapSignature = void(Error, WrapResult);
@@ -36,11 +51,19 @@ using ProbeSignature = void(Error);
 ///     Code::cancelled and aborts its I/O (a socket is closed, a timer
 ///     cancelled). A blocking backend that cannot interrupt a call already
 ///     running discards its result instead, and does not start one that has
-///     not begun.
-///  4. Errors name the cause and never carry key material. Code::integrity
-///     means the wrapped data did not authenticate under this provider's key:
-///     the data is bad, not the provider.
-///  5. The provider outlives every operation started on it.
+///     not begun; it keeps `options.lease` until the call returns.
+///  4. Passing `options.deadline` completes the operation with
+///     Code::deadline_exceeded.
+///  5. Errors name the cause and never carry key material, and do not repeat
+///     the provider's name: the engine adds it once. Code::integrity means
+///     the wrapped data did not authenticate under this provider's key, and
+///     Code::invalid_argument that the envelope asks for something this
+///     provider will not do (a key it does not own): the data is bad, not
+///     the provider, and neither counts against its health.
+///  6. Key ownership: a provider uses only the keys it was configured with.
+///     async_unwrap refuses a key_version for which owns_key_version() is
+///     false, with Code::invalid_argument and without any I/O.
+///  7. The provider outlives every operation started on it.
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -55,41 +78,53 @@ class Provider {
   /// the plugin's key_id and is read on every Status call. Never secret.
   virtual std::string key_identity() const = 0;
 
+  /// Whether a share recorded under `key_version` was wrapped by a key this
+  /// provider is configured to use (its current key, or one the operator
+  /// listed as previous). Cheap, thread-safe, no I/O. The engine asks before
+  /// every unwrap; a foreign key_version is never sent to the KMS.
+  virtual bool owns_key_version(std::string_view key_version) const = 0;
+
   /// Wraps `share`, binding `context` (see envelope::share_context).
   template <typename Token>
-  auto async_wrap(ByteView context, ByteView share, Token&& token) {
+  auto async_wrap(const CallOptions& options, ByteView context, ByteView share, Token&& token) {
     return asio::async_initiate<Token, WrapSignature>(
-        [this](auto handler, ByteView c, ByteView s) { wrap_impl(c, s, std::move(handler)); },
-        token, context, share);
+        [this](auto handler, const CallOptions& o, ByteView c, ByteView s) {
+          wrap_impl(o, c, s, std::move(handler));
+        },
+        token, options, context, share);
   }
 
   /// Unwraps what async_wrap produced under `key_version`.
   template <typename Token>
-  auto async_unwrap(ByteView context, std::string_view key_version, ByteView wrapped,
-                    Token&& token) {
+  auto async_unwrap(const CallOptions& options, ByteView context, std::string_view key_version,
+                    ByteView wrapped, Token&& token) {
     return asio::async_initiate<Token, UnwrapSignature>(
-        [this](auto handler, ByteView c, std::string_view v, ByteView w) {
-          unwrap_impl(c, v, w, std::move(handler));
+        [this](auto handler, const CallOptions& o, ByteView c, std::string_view v, ByteView w) {
+          unwrap_impl(o, c, v, w, std::move(handler));
         },
-        token, context, key_version, wrapped);
+        token, options, context, key_version, wrapped);
   }
 
-  /// A cheap round trip that proves the key is usable now.
+  /// A cheap round trip that proves the key is usable now, within
+  /// `options.deadline` (the health monitor's probe budget).
   template <typename Token>
-  auto async_probe(Token&& token) {
+  auto async_probe(const CallOptions& options, Token&& token) {
     return asio::async_initiate<Token, ProbeSignature>(
-        [this](auto handler) { probe_impl(std::move(handler)); }, token);
+        [this](auto handler, const CallOptions& o) { probe_impl(o, std::move(handler)); }, token,
+        options);
   }
 
  protected:
   Provider(std::string name, std::string type) : name_(std::move(name)), type_(std::move(type)) {}
 
  private:
-  virtual void wrap_impl(ByteView context, ByteView share,
+  virtual void wrap_impl(const CallOptions& options, ByteView context, ByteView share,
                          asio::any_completion_handler<WrapSignature> handler) = 0;
-  virtual void unwrap_impl(ByteView context, std::string_view key_version, ByteView wrapped,
+  virtual void unwrap_impl(const CallOptions& options, ByteView context,
+                           std::string_view key_version, ByteView wrapped,
                            asio::any_completion_handler<UnwrapSignature> handler) = 0;
-  virtual void probe_impl(asio::any_completion_handler<ProbeSignature> handler) = 0;
+  virtual void probe_impl(const CallOptions& options,
+                          asio::any_completion_handler<ProbeSignature> handler) = 0;
 
   std::string name_;
   std::string type_;

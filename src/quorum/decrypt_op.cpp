@@ -6,9 +6,11 @@
 #include <boost/asio/post.hpp>
 
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "envelope/aead.hpp"
 #include "envelope/shamir.hpp"
 #include "quorum/operation.hpp"
+#include "quorum/policy_check.hpp"
 
 namespace trousseau::quorum {
 
@@ -21,12 +23,16 @@ struct Entry {
   shamir::Share share;
 };
 
+/// GCM passes one Decrypt may make while looking for k shares that agree.
+constexpr std::size_t kMaxCombinations = 64;
+
 class DecryptOp final : public detail::Operation {
  public:
-  DecryptOp(Engine& engine, Strand strand, envelope::Envelope env, Clock::time_point deadline,
-            asio::any_completion_handler<DecryptSignature> handler)
+  DecryptOp(Engine& engine, Strand strand, envelope::Envelope env, Admission admission,
+            Clock::time_point deadline, asio::any_completion_handler<DecryptSignature> handler)
       : Operation(engine, std::move(strand), deadline),
         env_(std::move(env)),
+        admission_(std::move(admission)),
         aad_(envelope::additional_data(env_)),
         handler_(std::move(handler)),
         k_(env_.threshold),
@@ -36,10 +42,23 @@ class DecryptOp final : public detail::Operation {
     begin(handler_);
     for (std::size_t s = 0; s < env_.slots.size(); ++s) {
       contexts_.push_back(envelope::share_context(env_.nonce, env_.threshold, env_.slots[s].x));
-      for (const envelope::ShareRef& ref : env_.slots[s].wraps) {
+      for (std::size_t w = 0; w < env_.slots[s].wraps.size(); ++w) {
+        const envelope::ShareRef& ref = env_.slots[s].wraps[w];
         ManagedProvider* p = engine_.find(ref.provider);
         if (p == nullptr) {
           failures_.emplace_back(ref.provider, unavailable("not in the current configuration"));
+          continue;
+        }
+        if (!admission_.named[s][w]) {
+          failures_.emplace_back(ref.provider, unavailable("not named by the policy in force"));
+          continue;
+        }
+        if (!p->provider().owns_key_version(ref.key_version)) {
+          // Never sent to the KMS: a provider uses only its configured keys.
+          // The data's fault, so it does not count against the provider.
+          failures_.emplace_back(ref.provider,
+                                 invalid_argument("key version " + quoted(ref.key_version) +
+                                                  " is not a key this provider is configured with"));
           continue;
         }
         calls_.emplace_back(p, s);
@@ -78,17 +97,21 @@ class DecryptOp final : public detail::Operation {
     return n;
   }
 
-  /// The best idle call in the given tier, or nullptr.
-  ///  tier 0: a slot with no share and nothing running;
-  ///  tier 1: a slot with no share (an alternative to a running call);
-  ///  tier 2: any slot (a second share for a slot: only to find a bad one).
-  detail::Call* pick(int tier) {
+  /// Which idle calls pick() may return.
+  enum class Want {
+    new_slot,     ///< a slot with no share and nothing running
+    alternative,  ///< a slot with no share (beside a running call)
+    second_share, ///< any slot: a second share, only to find a bad one
+  };
+
+  /// The best idle call of that kind, or nullptr.
+  detail::Call* pick(Want want) {
     detail::Call* best = nullptr;
     for (detail::Call& c : calls_) {
       if (c.state != detail::Call::State::idle) continue;
       const bool has = slot_has_share(c.slot);
-      if (tier == 0 && (has || slot_running(c.slot))) continue;
-      if (tier == 1 && has) continue;
+      if (want == Want::new_slot && (has || slot_running(c.slot))) continue;
+      if (want == Want::alternative && has) continue;
       if (best == nullptr || better(c, *best)) best = &c;
     }
     return best;
@@ -113,15 +136,17 @@ class DecryptOp final : public detail::Operation {
     const std::size_t wi = wrap_index(call);
     start_call<SecretBytes>(
         call,
-        [this, &call, wi](auto h) {
-          if (hedged_) arm_hedge(call);
+        [this, &call, wi](const providers::CallOptions& options, auto h) {
           const envelope::ShareRef& ref = env_.slots[call.slot].wraps[wi];
-          call.provider->provider().async_unwrap(contexts_[call.slot], ref.key_version,
+          call.provider->provider().async_unwrap(options, contexts_[call.slot], ref.key_version,
                                                  ref.wrapped, std::move(h));
         },
         [this](detail::Call& c, Error e, SecretBytes share) {
           on_unwrapped(c, std::move(e), std::move(share));
         });
+    // From the moment it is queued: a call stuck behind a saturated
+    // provider's limiter is hedged like a slow one.
+    if (hedged_ && call.active()) arm_hedge(call);
   }
 
   void arm_hedge(detail::Call& call) {
@@ -130,12 +155,13 @@ class DecryptOp final : public detail::Operation {
     call.hedge->async_wait([self = shared_from_this(), this, &call](boost::system::error_code ec) {
       if (ec || finished_ || !call.active() || call.hedged) return;
       call.hedged = true;
-      detail::Call* extra = pick(0);
-      if (extra == nullptr) extra = pick(1);
+      detail::Call* extra = pick(Want::new_slot);
+      if (extra == nullptr) extra = pick(Want::alternative);
       if (extra == nullptr) return;
-      engine_.note_hedge();
+      note_hedge();
       log::debug("msg=\"hedging slow provider\" slow=" + call.provider->name() +
-                 " extra=" + extra->provider->name());
+                 " extra=" + extra->provider->name() +
+                 (call.state == detail::Call::State::acquiring ? " waiting=limiter" : ""));
       launch(*extra);
     });
   }
@@ -164,7 +190,18 @@ class DecryptOp final : public detail::Operation {
   }
 
   bool choose(std::vector<std::size_t>& chosen, std::size_t from) {
-    if (chosen.size() == k_) return attempt(chosen);
+    if (search_exhausted_) return false;
+    if (chosen.size() == k_) {
+      // Bounded: each attempt is a GCM pass on the strand. Honest providers
+      // need one; a few liars need a few more. Past the bound, or the
+      // deadline, the data is treated as bad.
+      if (attempts_ >= kMaxCombinations || past_deadline()) {
+        search_exhausted_ = true;
+        return false;
+      }
+      ++attempts_;
+      return attempt(chosen);
+    }
     for (std::size_t i = from; i + 1 < entries_.size(); ++i) {
       const bool clash = std::any_of(chosen.begin(), chosen.end(), [&](std::size_t j) {
         return entries_[j].slot == entries_[i].slot;
@@ -183,10 +220,7 @@ class DecryptOp final : public detail::Operation {
     auto key = shamir::combine(subset);
     if (!key.ok()) return false;
     auto plain = aead::open(key->view(), env_.nonce, aad_, env_.sealed);
-    if (!plain.ok()) {
-      ++failed_combinations_;
-      return false;
-    }
+    if (!plain.ok()) return false;
     // The polynomial is now known to be right: any other share that is not
     // on it came from a provider that returned a wrong share.
     for (std::size_t i = 0; i < entries_.size(); ++i) {
@@ -201,13 +235,14 @@ class DecryptOp final : public detail::Operation {
   }
 
   void report_bad_share(const std::string& provider) {
-    engine_.note_bad_share();
+    note_bad_share();
     log::error("msg=\"provider returned a wrong share\" provider=" + provider +
                " action=\"check this KMS and its key: the envelope was recovered without it\"");
   }
 
   void pump() {
     if (finished_) return;
+    if (search_exhausted_) return give_up();
     // Each failed combination asks for one more share than k.
     const std::size_t target = k_ + failed_rounds_;
     std::size_t have = distinct_slots_with_shares();
@@ -217,7 +252,7 @@ class DecryptOp final : public detail::Operation {
     }
     if (hedged_) {
       while (have + running < target) {
-        detail::Call* c = pick(0);
+        detail::Call* c = pick(Want::new_slot);
         if (c == nullptr) break;
         launch(*c);
         if (c->active()) ++running;
@@ -228,17 +263,17 @@ class DecryptOp final : public detail::Operation {
       // k or more shares, none combining: look for another share, also a
       // second one for a slot, to find the bad one.
       ++failed_rounds_;
-      detail::Call* c = pick(0);
-      if (c == nullptr) c = pick(1);
-      if (c == nullptr) c = pick(2);
+      detail::Call* c = pick(Want::new_slot);
+      if (c == nullptr) c = pick(Want::alternative);
+      if (c == nullptr) c = pick(Want::second_share);
       if (c != nullptr) {
         launch(*c);
         if (c->active()) return;
         return pump();
       }
-    } else if (!hedged_ || pick(0) != nullptr || pick(1) != nullptr) {
-      detail::Call* c = pick(0);
-      if (c == nullptr) c = pick(1);
+    } else if (!hedged_ || pick(Want::new_slot) != nullptr || pick(Want::alternative) != nullptr) {
+      detail::Call* c = pick(Want::new_slot);
+      if (c == nullptr) c = pick(Want::alternative);
       if (c != nullptr) {
         launch(*c);
         if (c->active()) return;
@@ -249,6 +284,7 @@ class DecryptOp final : public detail::Operation {
   }
 
   void give_up() {
+    if (past_deadline()) return on_deadline();
     auto failures = failures_;
     std::string what = "decrypt needs " + std::to_string(k_) + " of " +
                        std::to_string(env_.slots.size()) + " shares";
@@ -296,6 +332,7 @@ class DecryptOp final : public detail::Operation {
   }
 
   envelope::Envelope env_;
+  Admission admission_;
   Bytes aad_;
   asio::any_completion_handler<DecryptSignature> handler_;
   const std::size_t k_;
@@ -303,7 +340,8 @@ class DecryptOp final : public detail::Operation {
   std::vector<Bytes> contexts_;
   std::vector<Entry> entries_;
   std::size_t failed_rounds_ = 0;
-  std::size_t failed_combinations_ = 0;
+  std::size_t attempts_ = 0;
+  bool search_exhausted_ = false;
 };
 
 }  // namespace
@@ -318,7 +356,23 @@ void Engine::decrypt_impl(Strand strand, ByteView ciphertext,
     });
     return;
   }
-  auto op = std::make_shared<DecryptOp>(*this, strand, std::move(env.value()), deadline,
+  auto admission = admit(env.value(), cfg_.policy);
+  if (!admission.ok()) {
+    log::error("msg=\"refused an envelope the policy does not admit: possible forgery\" reason=" +
+               quoted(admission.error().message(), 400));
+    note_forgery_refused();
+    asio::post(strand, [h = std::move(handler), e = admission.error()]() mutable {
+      std::move(h)(std::move(e), SecretBytes());
+    });
+    return;
+  }
+  if (admission->policy > 0) {
+    log::warn("msg=\"read an envelope written under an earlier policy; re-encrypt it\" "
+              "previous=" + std::to_string(admission->policy - 1));
+    note_earlier_policy_read();
+  }
+  auto op = std::make_shared<DecryptOp>(*this, strand, std::move(env.value()),
+                                        std::move(admission.value()), deadline,
                                         std::move(handler));
   asio::post(strand, [op] { op->start(); });
 }

@@ -48,8 +48,8 @@ class EncryptOp final : public detail::Operation {
       const std::size_t slot = call.slot;
       start_call<providers::WrapResult>(
           call,
-          [this, &call, slot](auto h) {
-            call.provider->provider().async_wrap(contexts_[slot], shares_[slot].y.view(),
+          [this, slot, &call](const providers::CallOptions& options, auto h) {
+            call.provider->provider().async_wrap(options, contexts_[slot], shares_[slot].y.view(),
                                                  std::move(h));
           },
           [this](detail::Call& c, Error e, providers::WrapResult r) {
@@ -149,11 +149,12 @@ class EncryptOp final : public detail::Operation {
       for (const auto& [name, e] : failures_) why += " [" + name + "] " + e.message() + ";";
       log::warn("msg=\"degraded encrypt\" slots=" + std::to_string(env.slots.size()) + "/" +
                 std::to_string(wraps_.size()) + " missing=" + names + " errors=\"" + why + "\"");
-      engine_.note_degraded(missing);
     }
-    EncryptOutcome out{std::move(encoded.value()), engine_.key_id(), std::move(missing)};
+    std::string key_id = missing.empty() ? engine_.key_id() : note_degraded(missing);
+    EncryptOutcome out{std::move(encoded.value()), std::move(key_id), std::move(missing)};
     end(handler_);
     grace_timer_.cancel();
+    release_secrets();
     asio::dispatch(asio::append(std::move(handler_), Error(), std::move(out)));
   }
 
@@ -161,13 +162,22 @@ class EncryptOp final : public detail::Operation {
     if (finished_) return;
     end(handler_);
     grace_timer_.cancel();
+    release_secrets();
     asio::dispatch(asio::append(std::move(handler_), std::move(e), EncryptOutcome{}));
+  }
+
+  /// Wipes K, the shares and the plaintext as soon as the request answers,
+  /// not when the last straggling provider call drains.
+  void release_secrets() {
+    key_ = SecretBytes();
+    shares_.clear();
+    plaintext_ = SecretBytes();
   }
 
   SecretBytes plaintext_;
   envelope::Limits limits_;
   asio::any_completion_handler<EncryptSignature> handler_;
-  asio::steady_timer grace_timer_;
+  Timer grace_timer_;
   bool grace_armed_ = false;
   SecretBytes key_;
   std::array<std::uint8_t, 12> nonce_{};

@@ -59,6 +59,11 @@ RotationState Engine::rotation() const {
 }
 
 std::string Engine::key_id() const {
+  std::lock_guard lock(mutex_);
+  return key_id_locked();
+}
+
+std::string Engine::key_id_locked() const {
   std::string canonical = "trousseau key_id v1\nthreshold " + std::to_string(cfg_.policy.threshold) +
                           "\nmin_encrypt_slots " + std::to_string(cfg_.policy.min_encrypt_slots);
   for (const auto& slot : slots_) {
@@ -68,10 +73,7 @@ std::string Engine::key_id() const {
                    p->provider().key_identity();
     }
   }
-  {
-    std::lock_guard lock(mutex_);
-    canonical += "\ngeneration " + std::to_string(rotation_.generation);
-  }
+  canonical += "\ngeneration " + std::to_string(rotation_.generation);
   Bytes digest = sha256({as_bytes(canonical)});
   return "trousseau-" + hex_encode(ByteView(digest).first(20));
 }
@@ -104,7 +106,7 @@ void Engine::persist_locked() {
   }
 }
 
-void Engine::note_degraded(const std::vector<std::string>& missing) {
+std::string Engine::note_degraded(const std::vector<std::string>& missing) {
   std::lock_guard lock(mutex_);
   ++counters_.degraded_encrypts;
   const bool was = rotation_.degraded;
@@ -112,6 +114,7 @@ void Engine::note_degraded(const std::vector<std::string>& missing) {
   rotation_.degraded = true;
   rotation_.missing.insert(missing.begin(), missing.end());
   if (!was || rotation_.missing.size() != before) persist_locked();
+  return key_id_locked();
 }
 
 void Engine::on_health_changed() {

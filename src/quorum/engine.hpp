@@ -73,7 +73,13 @@ struct Counters {
   std::uint64_t degraded_encrypts = 0;
   std::uint64_t bad_shares = 0;
   std::uint64_t hedges = 0;
+  std::uint64_t forgeries_refused = 0;     ///< envelopes no accepted policy admits
+  std::uint64_t earlier_policy_reads = 0;  ///< admitted only by policy.previous
 };
+
+namespace detail {
+class Operation;
+}
 
 class Engine {
  public:
@@ -121,12 +127,18 @@ class Engine {
   /// a degraded write is pending and every provider is healthy.
   void on_health_changed();
 
-  // Used by the operations.
-  void note_degraded(const std::vector<std::string>& missing);
+ private:
+  friend class detail::Operation;
+
+  /// Records a degraded write; returns the key_id the envelope belongs to,
+  /// read under the same lock so that a probe cannot slip in between.
+  std::string note_degraded(const std::vector<std::string>& missing);
   void note_bad_share() { std::lock_guard l(mutex_); ++counters_.bad_shares; }
   void note_hedge() { std::lock_guard l(mutex_); ++counters_.hedges; }
+  void note_forgery_refused() { std::lock_guard l(mutex_); ++counters_.forgeries_refused; }
+  void note_earlier_policy_read() { std::lock_guard l(mutex_); ++counters_.earlier_policy_reads; }
+  std::string key_id_locked() const;
 
- private:
   void encrypt_impl(Strand strand, ByteView plaintext, envelope::Limits limits,
                     Clock::time_point deadline,
                     asio::any_completion_handler<EncryptSignature> handler);

@@ -4,7 +4,6 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <random>
 #include <thread>
 
@@ -17,8 +16,8 @@ struct HealthMonitor::Loop : std::enable_shared_from_this<Loop> {
   Engine& engine;
   ManagedProvider* provider;
   Strand strand;
-  asio::steady_timer timer;
-  asio::steady_timer deadline;
+  Timer timer;
+  Timer deadline;
   asio::cancellation_signal signal;
   bool stopping = false;
   bool probing = false;
@@ -27,20 +26,22 @@ struct HealthMonitor::Loop : std::enable_shared_from_this<Loop> {
     if (stopping) return;
     probing = true;
     const auto started = Clock::now();
-    deadline.expires_after(provider->timeout());
+    const auto budget = engine.config().health.probe_timeout;
+    deadline.expires_at(started + budget);
     deadline.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec && self->probing) self->signal.emit(asio::cancellation_type::terminal);
     });
-    provider->provider().async_probe(asio::bind_cancellation_slot(
+    provider->provider().async_probe(providers::CallOptions{started + budget, {}},
+                                     asio::bind_cancellation_slot(
         signal.slot(),
-        asio::bind_executor(strand, [self = shared_from_this(), started](Error e) {
+        asio::bind_executor(strand, [self = shared_from_this(), started, budget](Error e) {
           self->probing = false;
           self->deadline.cancel();
           if (self->stopping) return;
           if (e.code() == Code::cancelled) {
             e = Error(Code::deadline_exceeded, "probe got no answer within " +
                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                          self->provider->timeout()).count()) + "ms");
+                          budget).count()) + "ms");
           }
           self->provider->record_probe(e.prefixed("probe"), Clock::now() - started);
           self->engine.on_health_changed();

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/clock.hpp"
 #include "config/config.hpp"
 #include "providers/provider.hpp"
 #include "quorum/latency.hpp"
@@ -14,7 +15,7 @@
 
 namespace trousseau::quorum {
 
-using Clock = std::chrono::steady_clock;
+using trousseau::Clock;
 
 struct HealthSnapshot {
   bool healthy = false;

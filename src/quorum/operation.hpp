@@ -7,7 +7,6 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -19,6 +18,10 @@
 
 namespace trousseau::quorum::detail {
 
+inline std::string millis(Clock::duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + "ms";
+}
+
 /// One (slot, provider) pair of a request.
 struct Call {
   Call(ManagedProvider* p, std::size_t s) : provider(p), slot(s) {}
@@ -28,10 +31,12 @@ struct Call {
   std::size_t slot;
   State state = State::idle;
   asio::cancellation_signal signal;
-  std::optional<asio::steady_timer> timeout;
-  std::optional<asio::steady_timer> hedge;
-  Clock::time_point started{};
-  bool timed_out = false;
+  std::optional<Timer> timeout;
+  std::optional<Timer> hedge;
+  Clock::time_point queued{};   ///< asked the limiter for a permit
+  Clock::time_point started{};  ///< the provider was called
+  Clock::time_point expires{};  ///< min(request deadline, queued + provider timeout)
+  bool timed_out = false;       ///< the provider's own timeout ended it
   bool hedged = false;
 
   bool active() const { return state == State::acquiring || state == State::running; }
@@ -47,9 +52,14 @@ class Operation : public std::enable_shared_from_this<Operation> {
 
  protected:
   /// Waits for a permit from the call's provider, then runs
-  /// `launch(handler)`, which must start one provider operation completing
-  /// with `void(Error, T)`. `done(call, error, result)` follows on the strand,
-  /// also after the request has finished (check finished_).
+  /// `launch(options, handler)`, which must start one provider operation
+  /// completing with `void(Error, T)`. `done(call, error, result)` follows on
+  /// the strand, unless the request has finished or its deadline has passed
+  /// (then on_deadline() answers for every call).
+  ///
+  /// The provider's timeout counts from the moment the call is queued, so a
+  /// saturated provider cannot hold a request in its queue: the wait ends
+  /// with RESOURCE_EXHAUSTED, which says nothing about the provider's health.
   template <typename T, typename Launch, typename Done>
   void start_call(Call& call, Launch launch, Done done);
 
@@ -86,26 +96,25 @@ class Operation : public std::enable_shared_from_this<Operation> {
   virtual void on_deadline() = 0;
   virtual void on_cancel() = 0;
 
+  bool past_deadline() const { return Clock::now() >= deadline_; }
+
+  // The engine's bookkeeping, which only operations may touch.
+  std::string note_degraded(const std::vector<std::string>& missing) {
+    return engine_.note_degraded(missing);
+  }
+  void note_hedge() { engine_.note_hedge(); }
+  void note_bad_share() { engine_.note_bad_share(); }
+
   std::size_t active_calls() const {
     std::size_t n = 0;
     for (const Call& c : calls_) n += c.active() ? 1 : 0;
     return n;
   }
 
-  std::string outstanding_names() const {
-    std::string out;
-    for (const Call& c : calls_) {
-      if (!c.active()) continue;
-      if (!out.empty()) out += ", ";
-      out += c.provider->name();
-    }
-    return out;
-  }
-
   Engine& engine_;
   Strand strand_;
   Clock::time_point deadline_;
-  asio::steady_timer deadline_timer_;
+  Timer deadline_timer_;
   std::deque<Call> calls_;  // deque: stable addresses
   bool finished_ = false;
   std::vector<std::pair<std::string, Error>> failures_;
@@ -114,52 +123,79 @@ class Operation : public std::enable_shared_from_this<Operation> {
 template <typename T, typename Launch, typename Done>
 void Operation::start_call(Call& call, Launch launch, Done done) {
   call.state = Call::State::acquiring;
+  call.queued = Clock::now();
+  call.expires = std::min(deadline_, call.queued + call.provider->timeout());
   auto self = shared_from_this();
+  call.timeout.emplace(strand_, call.expires);
+  call.timeout->async_wait([self, &call](boost::system::error_code ec) {
+    if (ec || !call.active() || self->finished_) return;
+    if (call.expires >= self->deadline_) {
+      // The request's own deadline: one answer for the whole request,
+      // whichever of the two timers fired first.
+      self->on_deadline();
+      return;
+    }
+    call.timed_out = true;
+    call.signal.emit(asio::cancellation_type::terminal);
+  });
   call.provider->limiter().async_acquire(asio::bind_cancellation_slot(
       call.signal.slot(),
       asio::bind_executor(strand_, [self, &call, launch = std::move(launch),
                                     done = std::move(done)](Error err, Permit permit) mutable {
         if (!err.ok()) {
           call.state = Call::State::done;
-          done(call, err.prefixed(call.provider->name()), T{});
+          if (call.timeout) call.timeout->cancel();
+          if (call.hedge) call.hedge->cancel();
+          if (self->finished_) return;
+          if (call.timed_out) {
+            err = Error(Code::resource_exhausted,
+                        "no free call slot within " + detail::millis(call.provider->timeout()) +
+                            " (" + std::to_string(call.provider->limiter().in_flight()) +
+                            " calls in flight)");
+          }
+          done(call, std::move(err), T{});
           return;
         }
-        if (self->finished_) {  // granted just as the request ended
+        if (self->finished_ || !call.active()) {  // granted just as it ended
           call.state = Call::State::done;
           return;
         }
         call.state = Call::State::running;
         call.started = Clock::now();
-        call.timeout.emplace(self->strand_,
-                             std::min(self->deadline_, call.started + call.provider->timeout()));
-        call.timeout->async_wait([self, &call](boost::system::error_code ec) {
-          if (ec || call.state != Call::State::running) return;
-          call.timed_out = true;
-          call.signal.emit(asio::cancellation_type::terminal);
-        });
-        launch(asio::bind_cancellation_slot(
-            call.signal.slot(),
-            asio::bind_executor(self->strand_, [self, &call, permit = std::move(permit),
-                                                done](Error e, T result) mutable {
-              permit = Permit();  // admit the next waiter now
-              call.state = Call::State::done;
-              if (call.timeout) call.timeout->cancel();
-              if (call.hedge) call.hedge->cancel();
-              const auto latency = Clock::now() - call.started;
-              if (call.timed_out && e.code() == Code::cancelled) {
-                const auto ms =
-                    std::chrono::duration_cast<std::chrono::milliseconds>(latency).count();
-                e = Error(Code::deadline_exceeded, call.provider->name() +
-                                                       ": no answer within " +
-                                                       std::to_string(ms) + "ms");
-              }
-              if (e.ok()) {
-                call.provider->record_success(latency);
-              } else {
-                call.provider->record_failure(e);
-              }
-              done(call, std::move(e), std::move(result));
-            })));
+        // The engine's reference frees the permit when the provider answers;
+        // a blocking provider keeps its own until the backend returns.
+        auto lease = std::make_shared<Permit>(std::move(permit));
+        launch(providers::CallOptions{call.expires, lease},
+               asio::bind_cancellation_slot(
+                   call.signal.slot(),
+                   asio::bind_executor(self->strand_, [self, &call, lease,
+                                                       done](Error e, T result) mutable {
+                     lease.reset();
+                     call.state = Call::State::done;
+                     if (call.timeout) call.timeout->cancel();
+                     if (call.hedge) call.hedge->cancel();
+                     if (self->finished_) return;
+                     const auto latency = Clock::now() - call.started;
+                     const bool request_deadline = !e.ok() && self->past_deadline();
+                     if (call.timed_out && (e.code() == Code::cancelled ||
+                                            e.code() == Code::deadline_exceeded)) {
+                       e = Error(Code::deadline_exceeded,
+                                 "no answer within " + detail::millis(call.provider->timeout()));
+                     }
+                     if (e.ok()) {
+                       call.provider->record_success(latency);
+                     } else if (!request_deadline) {
+                       // A request that ran out of time says nothing about
+                       // the provider; only its own timeout does.
+                       call.provider->record_failure(e);
+                     }
+                     if (request_deadline) {
+                       self->failures_.emplace_back(call.provider->name(), std::move(e));
+                       self->on_deadline();
+                       return;
+                     }
+                     done(call, std::move(e), std::move(result));
+                   })));
       })));
 }
 

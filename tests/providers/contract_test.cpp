@@ -17,6 +17,7 @@
 #include <future>
 #include <thread>
 
+#include "support/call_options.hpp"
 #include "config/node.hpp"
 #include "envelope/format.hpp"
 #include "providers/registry.hpp"
@@ -83,12 +84,12 @@ class ProviderContract : public ::testing::TestWithParam<std::string> {
   }
 
   std::pair<Error, WrapResult> wrap(ByteView ctx, ByteView share) {
-    return provider->async_wrap(ctx, share, asio::use_future([](Error e, WrapResult r) {
+    return provider->async_wrap(::trousseau::testing::within(), ctx, share, asio::use_future([](Error e, WrapResult r) {
       return std::make_pair(std::move(e), std::move(r));
     })).get();
   }
   std::pair<Error, SecretBytes> unwrap(ByteView ctx, const WrapResult& w) {
-    return provider->async_unwrap(ctx, w.key_version, w.wrapped,
+    return provider->async_unwrap(::trousseau::testing::within(), ctx, w.key_version, w.wrapped,
                                   asio::use_future([](Error e, SecretBytes s) {
                                     return std::make_pair(std::move(e), std::move(s));
                                   })).get();
@@ -147,7 +148,7 @@ TEST_P(ProviderContract, TamperedWrapFailsIntegrity) {
 }
 
 TEST_P(ProviderContract, ProbeSucceedsAndIdentityIsStableAndNamed) {
-  Error e = provider->async_probe(asio::use_future).get();
+  Error e = provider->async_probe(::trousseau::testing::within(), asio::use_future).get();
   EXPECT_TRUE(e.ok()) << e.message();
   const std::string id = provider->key_identity();
   EXPECT_FALSE(id.empty());
@@ -161,7 +162,7 @@ TEST_P(ProviderContract, CompletesOnTheHandlersExecutorAndNeverInline) {
   std::promise<std::pair<bool, bool>> seen;
   asio::post(strand, [&] {
     auto returned = std::make_shared<std::atomic<bool>>(false);
-    provider->async_wrap(context, share.view(),
+    provider->async_wrap(::trousseau::testing::within(), context, share.view(),
                          asio::bind_executor(strand, [&, returned, strand](Error, WrapResult) {
                            seen.set_value({strand.running_in_this_thread(), returned->load()});
                          }));
@@ -172,34 +173,59 @@ TEST_P(ProviderContract, CompletesOnTheHandlersExecutorAndNeverInline) {
   EXPECT_TRUE(after_return);
 }
 
-TEST_P(ProviderContract, CancellationCompletesExactlyOncePromptly) {
+TEST_P(ProviderContract, CancellationCompletesExactlyOnceAndHoldsTheLeaseUntilTheBackendIsDone) {
+  auto [werr, w] = wrap(context, share.view());
+  ASSERT_TRUE(werr.ok()) << werr.message();
+  Bytes tampered = w.wrapped;
+  tampered.back() ^= 1;
   auto strand = asio::make_strand(io);
   asio::cancellation_signal signal;
   std::atomic<int> calls{0};
   std::promise<Code> first;
-  asio::post(strand, [&] {
+  auto lease = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = lease;
+  asio::post(strand, [&, lease = std::move(lease)]() mutable {
+    providers::CallOptions options = ::trousseau::testing::within();
+    options.lease = std::move(lease);
     provider->async_unwrap(
-        context, "whatever", Bytes(80, 7),
+        options, context, w.key_version, tampered,
         asio::bind_cancellation_slot(signal.slot(), asio::bind_executor(strand, [&](Error e, SecretBytes) {
           if (calls++ == 0) first.set_value(e.code());
         })));
     signal.emit(asio::cancellation_type::terminal);  // on the strand, as the engine does
   });
-  auto fut = first.get_future();
-  ASSERT_EQ(fut.wait_for(3s), std::future_status::ready);
-  const Code code = fut.get();
+  const Code code = first.get_future().get();
   // Either the call was cancelled, or it had already finished (an instant
   // local provider); never both.
-  EXPECT_TRUE(code == Code::cancelled || code == Code::integrity || code == Code::unavailable)
-      << to_string(code);
-  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(code == Code::cancelled || code == Code::integrity) << to_string(code);
+  // Once the lease is gone the backend has finished: nothing can complete
+  // after that. Then drain the strand and count.
+  while (!watch.expired()) std::this_thread::yield();
+  std::promise<void> drained;
+  asio::post(strand, [&] { drained.set_value(); });
+  drained.get_future().get();
   EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_P(ProviderContract, RefusesAKeyVersionItDoesNotOwnAsBadData) {
+  auto [werr, w] = wrap(context, share.view());
+  ASSERT_TRUE(werr.ok()) << werr.message();
+  EXPECT_TRUE(provider->owns_key_version(w.key_version));
+  for (const std::string& foreign : {std::string("whatever"), w.key_version + "x",
+                                    std::string("arn:aws:kms:us-east-1:999999999999:key/evil"),
+                                    std::string()}) {
+    EXPECT_FALSE(provider->owns_key_version(foreign)) << foreign;
+    WrapResult forged{w.wrapped, foreign};
+    auto [err, s] = unwrap(context, forged);
+    EXPECT_EQ(err.code(), Code::invalid_argument) << foreign << ": " << err.message();
+    EXPECT_TRUE(s.empty());
+  }
 }
 
 TEST_P(ProviderContract, ManyConcurrentCallsAllSucceed) {
   std::vector<std::future<std::pair<Error, WrapResult>>> futures;
   for (int i = 0; i < 40; ++i) {
-    futures.push_back(provider->async_wrap(context, share.view(),
+    futures.push_back(provider->async_wrap(::trousseau::testing::within(), context, share.view(),
                                            asio::use_future([](Error e, WrapResult r) {
                                              return std::make_pair(std::move(e), std::move(r));
                                            })));

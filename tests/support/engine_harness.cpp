@@ -1,3 +1,4 @@
+#include "support/call_options.hpp"
 #include "support/engine_harness.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -98,7 +99,7 @@ void EngineHarness::probe_all() {
   std::vector<quorum::Clock::time_point> starts;
   for (FakeProvider* f : fakes_) {
     starts.push_back(quorum::Clock::now());
-    futures.push_back(f->async_probe(asio::use_future));
+    futures.push_back(f->async_probe(::trousseau::testing::within(), asio::use_future));
   }
   for (std::size_t i = 0; i < fakes_.size(); ++i) {
     Error e = futures[i].get();

@@ -6,13 +6,13 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <map>
 #include <random>
 
 #include "providers/registry.hpp"
 
+#include "common/text.hpp"
 #include "envelope/aead.hpp"
 
 namespace trousseau::testing {
@@ -29,7 +29,8 @@ FakeProvider::FakeProvider(std::string name, asio::any_io_executor executor)
     : Provider(std::move(name), "fake"),
       executor_(std::move(executor)),
       key_(SecretBytes::random(32)),
-      identity_("fake:" + this->name() + ":v1") {
+      identity_("fake:" + this->name() + ":v1"),
+      known_identities_{identity_} {
   std::lock_guard lock(g_registry_mutex);
   registry()[this->name()] = this;
 }
@@ -53,6 +54,7 @@ std::string FakeProvider::key_identity() const {
 
 void FakeProvider::set_key_identity(std::string id) {
   std::lock_guard lock(mutex_);
+  known_identities_.insert(id);
   identity_ = std::move(id);
 }
 
@@ -70,23 +72,35 @@ void FakeProvider::script_probe(Behaviour b) {
 }
 void FakeProvider::flip_flop_probe(Code fail) { std::lock_guard lock(mutex_); flip_ = fail; }
 
+bool FakeProvider::owns_key_version(std::string_view key_version) const {
+  std::lock_guard lock(mutex_);
+  return known_identities_.count(std::string(key_version)) > 0;
+}
+
+Clock::time_point FakeProvider::last_deadline() const {
+  std::lock_guard lock(mutex_);
+  return last_deadline_;
+}
+
 template <typename Signature, typename Produce>
-void FakeProvider::run(Behaviour b, asio::any_completion_handler<Signature> handler,
-                       Produce produce) {
+void FakeProvider::run(const providers::CallOptions& options, Behaviour b,
+                       asio::any_completion_handler<Signature> handler, Produce produce) {
+  {
+    std::lock_guard lock(mutex_);
+    last_deadline_ = options.deadline;
+  }
   // Each operation owns a strand; the cancellation slot handler runs on the
   // emitter's thread, so it marshals to that strand before touching the timer.
   auto strand = asio::make_strand(executor_);
-  auto timer = std::make_shared<asio::steady_timer>(strand);
+  auto timer = std::make_shared<Timer>(strand);
   auto delay = b.delay;
   if (b.jitter.count() > 0) {
     static thread_local std::mt19937 rng{std::random_device{}()};
     delay += std::chrono::milliseconds(rng() % (b.jitter.count() + 1));
   }
-  if (b.hang) {
-    timer->expires_at(asio::steady_timer::time_point::max());
-  } else {
-    timer->expires_after(delay);
-  }
+  // Like a real backend, give up at the call's deadline.
+  const bool past_deadline = b.hang || Clock::now() + delay > options.deadline;
+  timer->expires_at(past_deadline ? options.deadline : Clock::now() + delay);
   auto slot = asio::get_associated_cancellation_slot(handler);
   if (slot.is_connected()) {
     slot.assign([timer, strand](asio::cancellation_type) {
@@ -95,15 +109,20 @@ void FakeProvider::run(Behaviour b, asio::any_completion_handler<Signature> hand
   }
   ++in_flight_;
   timer->async_wait(asio::bind_executor(
-      strand, [this, timer, b, slot, handler = std::move(handler),
-           produce = std::move(produce)](boost::system::error_code ec) mutable {
+      strand, [this, timer, b, slot, past_deadline, lease = options.lease,
+               handler = std::move(handler),
+               produce = std::move(produce)](boost::system::error_code ec) mutable {
         --in_flight_;
+        lease.reset();  // the "backend" is done
         Error e;
         if (ec) {
           ++cancelled_;
-          e = Error(Code::cancelled, "fake " + name() + ": cancelled");
+          e = Error(Code::cancelled, "cancelled");
+        } else if (past_deadline) {
+          ++expired_;
+          e = Error(Code::deadline_exceeded, "no answer before the call's deadline");
         } else if (b.fail != Code::ok) {
-          e = Error(b.fail, "fake " + name() + ": scripted " + std::string(to_string(b.fail)));
+          e = Error(b.fail, "scripted " + std::string(to_string(b.fail)));
         }
         // Hop to the caller's executor for the completion, and clear the
         // slot there: the caller emits on that executor, never on ours.
@@ -118,7 +137,7 @@ void FakeProvider::run(Behaviour b, asio::any_completion_handler<Signature> hand
       }));
 }
 
-void FakeProvider::wrap_impl(ByteView context, ByteView share,
+void FakeProvider::wrap_impl(const providers::CallOptions& options, ByteView context, ByteView share,
                              asio::any_completion_handler<providers::WrapSignature> handler) {
   ++wraps_;
   Behaviour b;
@@ -135,7 +154,7 @@ void FakeProvider::wrap_impl(ByteView context, ByteView share,
   wrapped.insert(wrapped.end(), sealed->begin(), sealed->end());
   wrapped.resize(wrapped.size() + padding_, 0xa5);
   run<providers::WrapSignature>(
-      b, std::move(handler),
+      options, b, std::move(handler),
       [wrapped = std::move(wrapped), identity](auto h, Error e) mutable {
         providers::WrapResult r;
         if (e.ok()) r = {std::move(wrapped), identity};
@@ -143,7 +162,8 @@ void FakeProvider::wrap_impl(ByteView context, ByteView share,
       });
 }
 
-void FakeProvider::unwrap_impl(ByteView context, std::string_view, ByteView wrapped,
+void FakeProvider::unwrap_impl(const providers::CallOptions& options, ByteView context,
+                               std::string_view key_version, ByteView wrapped,
                                asio::any_completion_handler<providers::UnwrapSignature> handler) {
   ++unwraps_;
   Behaviour b;
@@ -153,8 +173,10 @@ void FakeProvider::unwrap_impl(ByteView context, std::string_view, ByteView wrap
   }
   SecretBytes share;
   Error err;
-  if (wrapped.size() < 12 + 16) {
-    err = integrity_error("fake " + name() + ": wrapped share too short");
+  if (!owns_key_version(key_version)) {
+    err = invalid_argument("not this fake's key: " + quoted(key_version));
+  } else if (wrapped.size() < 12 + 16) {
+    err = integrity_error("wrapped share too short");
   } else {
     const std::size_t pad = std::min<std::size_t>(padding_, wrapped.size() - 28);
     auto opened = aead::open(key_.view(), wrapped.first(12), context,
@@ -163,18 +185,18 @@ void FakeProvider::unwrap_impl(ByteView context, std::string_view, ByteView wrap
       share = std::move(opened.value());
       if (b.garbage) random_fill(share.span());
     } else {
-      err = opened.error().prefixed("fake " + name());
+      err = opened.error();
     }
   }
   run<providers::UnwrapSignature>(
-      b, std::move(handler),
+      options, b, std::move(handler),
       [share = std::move(share), err](auto h, Error e) mutable {
         if (e.ok()) e = err;
         std::move(h)(std::move(e), e.ok() ? std::move(share) : SecretBytes());
       });
 }
 
-void FakeProvider::probe_impl(asio::any_completion_handler<providers::ProbeSignature> handler) {
+void FakeProvider::probe_impl(const providers::CallOptions& options, asio::any_completion_handler<providers::ProbeSignature> handler) {
   ++probes_;
   Behaviour b;
   {
@@ -185,7 +207,7 @@ void FakeProvider::probe_impl(asio::any_completion_handler<providers::ProbeSigna
       b.fail = flip_state_ ? flip_ : Code::ok;
     }
   }
-  run<providers::ProbeSignature>(b, std::move(handler),
+  run<providers::ProbeSignature>(options, b, std::move(handler),
                                  [](auto h, Error e) { std::move(h)(std::move(e)); });
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <set>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -28,6 +29,8 @@ class FakeProvider final : public providers::Provider {
   FakeProvider(std::string name, boost::asio::any_io_executor executor);
 
   std::string key_identity() const override;
+  /// Every identity this fake has had: a rotated fake still opens old shares.
+  bool owns_key_version(std::string_view key_version) const override;
   void set_key_identity(std::string id);
 
   /// Behaviour of wrap, unwrap and probe calls started from now on.
@@ -51,16 +54,21 @@ class FakeProvider final : public providers::Provider {
   int probes() const { return probes_; }
   int cancelled() const { return cancelled_; }
   int in_flight() const { return in_flight_; }
+  /// Calls that gave up at the deadline they were given.
+  int expired() const { return expired_; }
+  /// The deadline the last call carried.
+  Clock::time_point last_deadline() const;
 
  private:
-  void wrap_impl(ByteView context, ByteView share,
+  void wrap_impl(const providers::CallOptions& options, ByteView context, ByteView share,
                  asio::any_completion_handler<providers::WrapSignature> handler) override;
-  void unwrap_impl(ByteView context, std::string_view key_version, ByteView wrapped,
+  void unwrap_impl(const providers::CallOptions& options, ByteView context, std::string_view key_version, ByteView wrapped,
                    asio::any_completion_handler<providers::UnwrapSignature> handler) override;
-  void probe_impl(asio::any_completion_handler<providers::ProbeSignature> handler) override;
+  void probe_impl(const providers::CallOptions& options, asio::any_completion_handler<providers::ProbeSignature> handler) override;
 
   template <typename Signature, typename Produce>
-  void run(Behaviour b, asio::any_completion_handler<Signature> handler, Produce produce);
+  void run(const providers::CallOptions& options, Behaviour b,
+           asio::any_completion_handler<Signature> handler, Produce produce);
 
   boost::asio::any_io_executor executor_;
   SecretBytes key_;
@@ -69,8 +77,10 @@ class FakeProvider final : public providers::Provider {
   Code flip_ = Code::ok;
   bool flip_state_ = false;
   std::string identity_;
+  std::set<std::string> known_identities_;
+  Clock::time_point last_deadline_{};
   std::atomic<std::size_t> padding_{0};
-  std::atomic<int> wraps_{0}, unwraps_{0}, probes_{0}, cancelled_{0}, in_flight_{0};
+  std::atomic<int> wraps_{0}, unwraps_{0}, probes_{0}, cancelled_{0}, in_flight_{0}, expired_{0};
 };
 
 }  // namespace trousseau::testing

@@ -44,12 +44,16 @@ std::string AwsKmsProvider::encryption_context(ByteView context) const {
   return encryption_context_json(context, config_.cluster_name);
 }
 
-void AwsKmsProvider::wrap_impl(ByteView context, ByteView share,
+bool AwsKmsProvider::owns_key_version(std::string_view key_version) const {
+  return arn_of_identity(key_version) == config_.key_arn;
+}
+
+void AwsKmsProvider::wrap_impl(const CallOptions& options, ByteView context, ByteView share,
                                asio::any_completion_handler<WrapSignature> handler) {
   auto op = std::make_shared<Operation<Error, WrapResult>>(executor_, std::move(handler));
   op->listen_for_cancellation();
   std::string body = encrypt_request(config_.key_arn, share, encryption_context(context));
-  const auto deadline = http::Clock::now() + config_.timeout;
+  const auto deadline = options.deadline;
   asio::post(op->strand(), [this, op, body = std::move(body), version = key_identity(),
                             deadline]() mutable {
     api_->call(op, "Encrypt", std::move(body), true, deadline,
@@ -68,7 +72,7 @@ void AwsKmsProvider::wrap_impl(ByteView context, ByteView share,
   });
 }
 
-void AwsKmsProvider::unwrap_impl(ByteView context, std::string_view key_version,
+void AwsKmsProvider::unwrap_impl(const CallOptions& options, ByteView context, std::string_view key_version,
                                  ByteView wrapped,
                                  asio::any_completion_handler<UnwrapSignature> handler) {
   auto op = std::make_shared<Operation<Error, SecretBytes>>(executor_, std::move(handler));
@@ -84,7 +88,7 @@ void AwsKmsProvider::unwrap_impl(ByteView context, std::string_view key_version,
     early = integrity_error("empty wrapped share");
   }
   std::string body = early.ok() ? decrypt_request(arn, wrapped, encryption_context(context)) : "";
-  const auto deadline = http::Clock::now() + config_.timeout;
+  const auto deadline = options.deadline;
   asio::post(op->strand(), [this, op, early, body = std::move(body), deadline]() mutable {
     if (!early.ok()) return op->complete(named(early), SecretBytes());
     api_->call(op, "Decrypt", std::move(body), true, deadline, [this, op](Error e, std::string answer) {
@@ -102,10 +106,10 @@ void AwsKmsProvider::unwrap_impl(ByteView context, std::string_view key_version,
   });
 }
 
-void AwsKmsProvider::probe_impl(asio::any_completion_handler<ProbeSignature> handler) {
+void AwsKmsProvider::probe_impl(const CallOptions& options, asio::any_completion_handler<ProbeSignature> handler) {
   auto op = std::make_shared<Operation<Error>>(executor_, std::move(handler));
   op->listen_for_cancellation();
-  const auto deadline = http::Clock::now() + config_.timeout;
+  const auto deadline = options.deadline;
   const Bytes zero(32, 0);
   const std::string context = encryption_context(as_bytes(kProbeContext));
   auto fail = [this, op](const Error& e) { op->complete(named(e)); };

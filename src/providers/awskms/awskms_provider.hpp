@@ -32,15 +32,16 @@ class AwsKmsProvider final : public Provider {
 
   /// The key ARN and its rotation state, refreshed by every probe.
   std::string key_identity() const override;
+  bool owns_key_version(std::string_view key_version) const override;
 
  private:
-  void wrap_impl(ByteView context, ByteView share,
+  void wrap_impl(const CallOptions& options, ByteView context, ByteView share,
                  asio::any_completion_handler<WrapSignature> handler) override;
-  void unwrap_impl(ByteView context, std::string_view key_version, ByteView wrapped,
+  void unwrap_impl(const CallOptions& options, ByteView context, std::string_view key_version, ByteView wrapped,
                    asio::any_completion_handler<UnwrapSignature> handler) override;
   /// DescribeKey (the key must be Enabled; refreshes the identity), then an
   /// Encrypt and a Decrypt of a fixed zero block.
-  void probe_impl(asio::any_completion_handler<ProbeSignature> handler) override;
+  void probe_impl(const CallOptions& options, asio::any_completion_handler<ProbeSignature> handler) override;
 
   std::string encryption_context(ByteView context) const;
   Error named(const Error& e) const { return e.prefixed("awskms " + name()); }

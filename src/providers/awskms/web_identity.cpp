@@ -136,7 +136,7 @@ void CredentialChain::WebIdentity::get(const std::shared_ptr<CredentialChain>& c
     return complete(std::move(handler), std::move(e), nullptr);
   }
   const std::uint64_t id = next_id_++;
-  auto timer = std::make_shared<asio::steady_timer>(executor, deadline);
+  auto timer = std::make_shared<Timer>(executor, deadline);
   auto slot = asio::get_associated_cancellation_slot(handler);
   waiters_.push_back({id, std::move(handler), timer});
   const bool start = !refreshing_;

@@ -2,7 +2,7 @@
 // AssumeRoleWithWebIdentity (the Query API over HTTPS, an XML answer).
 #pragma once
 
-#include <boost/asio/steady_timer.hpp>
+#include "common/clock.hpp"
 #include <cstdint>
 #include <list>
 #include <mutex>
@@ -37,7 +37,7 @@ struct CredentialChain::WebIdentity {
   struct Waiter {
     std::uint64_t id;
     Handler handler;
-    std::shared_ptr<asio::steady_timer> timer;
+    std::shared_ptr<Timer> timer;
   };
 
   void refresh(const std::shared_ptr<CredentialChain>& chain);

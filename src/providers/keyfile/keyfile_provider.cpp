@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "envelope/aead.hpp"
 #include "providers/completion.hpp"
 #include "providers/registry.hpp"
@@ -116,7 +117,12 @@ Error KeyfileProvider::current_key(SecretBytes& key, std::string& identity) {
   return {};
 }
 
-void KeyfileProvider::wrap_impl(ByteView context, ByteView share,
+bool KeyfileProvider::owns_key_version(std::string_view key_version) const {
+  std::lock_guard lock(mutex_);
+  return key_version == identity_;
+}
+
+void KeyfileProvider::wrap_impl(const CallOptions& /*local, immediate*/, ByteView context, ByteView share,
                                 asio::any_completion_handler<WrapSignature> handler) {
   // Local AES-GCM takes microseconds: done inline, completed by post.
   SecretBytes key;
@@ -133,10 +139,10 @@ void KeyfileProvider::wrap_impl(ByteView context, ByteView share,
       err = sealed.error();
     }
   }
-  post_completion(executor_, std::move(handler), err.prefixed("keyfile " + name()), std::move(result));
+  post_completion(executor_, std::move(handler), std::move(err), std::move(result));
 }
 
-void KeyfileProvider::unwrap_impl(ByteView context, std::string_view key_version,
+void KeyfileProvider::unwrap_impl(const CallOptions& /*local, immediate*/, ByteView context, std::string_view key_version,
                                   ByteView wrapped,
                                   asio::any_completion_handler<UnwrapSignature> handler) {
   SecretBytes key;
@@ -144,8 +150,10 @@ void KeyfileProvider::unwrap_impl(ByteView context, std::string_view key_version
   Error err = current_key(key, identity);
   SecretBytes share;
   if (err.ok() && key_version != identity) {
-    err = unavailable("share was wrapped by key " + std::string(key_version) +
-                      " but the key file now holds " + identity);
+    // Not ours: the data's fault (or an operator's key change), never a
+    // reason to doubt this provider's health.
+    err = invalid_argument("share was wrapped by key " + quoted(key_version) +
+                           " but the key file holds " + identity);
   }
   if (err.ok()) {
     if (wrapped.size() <= aead::kNonceSize + aead::kTagSize) {
@@ -160,14 +168,14 @@ void KeyfileProvider::unwrap_impl(ByteView context, std::string_view key_version
       }
     }
   }
-  post_completion(executor_, std::move(handler), err.prefixed("keyfile " + name()), std::move(share));
+  post_completion(executor_, std::move(handler), std::move(err), std::move(share));
 }
 
-void KeyfileProvider::probe_impl(asio::any_completion_handler<ProbeSignature> handler) {
+void KeyfileProvider::probe_impl(const CallOptions& /*local, immediate*/, asio::any_completion_handler<ProbeSignature> handler) {
   SecretBytes key;
   std::string identity;
   Error err = current_key(key, identity);
-  post_completion(executor_, std::move(handler), err.prefixed("keyfile " + name()));
+  post_completion(executor_, std::move(handler), std::move(err));
 }
 
 Error KeyfileProvider::create_if_missing(const std::string& path) {

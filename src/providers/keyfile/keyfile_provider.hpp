@@ -21,17 +21,18 @@ class KeyfileProvider final : public Provider {
   KeyfileProvider(std::string name, std::string path, asio::any_io_executor executor);
 
   std::string key_identity() const override;
+  bool owns_key_version(std::string_view key_version) const override;
 
   /// Writes a fresh random key to `path` (mode 0600, parent 0700) unless a
   /// file exists there already.
   static Error create_if_missing(const std::string& path);
 
  private:
-  void wrap_impl(ByteView context, ByteView share,
+  void wrap_impl(const CallOptions& options, ByteView context, ByteView share,
                  asio::any_completion_handler<WrapSignature> handler) override;
-  void unwrap_impl(ByteView context, std::string_view key_version, ByteView wrapped,
+  void unwrap_impl(const CallOptions& options, ByteView context, std::string_view key_version, ByteView wrapped,
                    asio::any_completion_handler<UnwrapSignature> handler) override;
-  void probe_impl(asio::any_completion_handler<ProbeSignature> handler) override;
+  void probe_impl(const CallOptions& options, asio::any_completion_handler<ProbeSignature> handler) override;
 
   /// Loads or refreshes the key; on success copies it and its identity out.
   Error current_key(SecretBytes& key, std::string& identity);

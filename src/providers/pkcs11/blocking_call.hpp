@@ -18,7 +18,9 @@
 #include <tuple>
 
 #include "common/error.hpp"
+#include "common/clock.hpp"
 #include "providers/completion.hpp"
+#include "providers/provider.hpp"
 
 namespace trousseau::providers::pkcs11 {
 
@@ -63,10 +65,15 @@ class BlockingCall {
 /// Starts `work` (returning std::tuple<Error, Ts...>) on `pool`, completing
 /// `handler` through `io`. A cancellation emitted on the handler's slot
 /// completes it with Code::cancelled at once: a call not yet started is
-/// skipped, one already running has its result discarded. `who` prefixes
-/// the cancellation message.
+/// skipped, one already running has its result discarded. A call still
+/// queued at `options.deadline` is skipped with Code::deadline_exceeded.
+/// `options.lease` is held until the device has really returned (or the
+/// call was skipped), so back-pressure counts the work the HSM is doing,
+/// not the answers we are still waiting for. `who` prefixes the
+/// cancellation message.
 template <typename... Ts, typename Work>
 void run_blocking(asio::thread_pool& pool, const asio::any_io_executor& io,
+                  const CallOptions& options,
                   asio::any_completion_handler<void(Error, Ts...)> handler, std::string who,
                   Work work) {
   auto call = std::make_shared<BlockingCall<Ts...>>(std::move(handler), io);
@@ -79,8 +86,16 @@ void run_blocking(asio::thread_pool& pool, const asio::any_io_executor& io,
       if (call->claim()) call->complete(Error(Code::cancelled, who + ": cancelled"), Ts{}...);
     });
   }
-  asio::post(pool, [call, work = std::move(work)]() mutable {
+  asio::post(pool, [call, work = std::move(work), deadline = options.deadline,
+                    lease = options.lease]() mutable {
     if (call->claimed()) return;  // cancelled before it started
+    if (Clock::now() >= deadline) {
+      if (call->claim()) {
+        call->complete(Error(Code::deadline_exceeded, "the call's deadline passed in the queue"),
+                       Ts{}...);
+      }
+      return;
+    }
     std::tuple<Error, Ts...> result = work();
     if (!call->claim()) return;  // cancelled while running: the result is dropped
     std::apply([&](auto&&... r) { call->complete(std::move(r)...); }, std::move(result));

@@ -3,6 +3,7 @@
 #include <tuple>
 
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "envelope/format.hpp"
 #include "providers/completion.hpp"
 #include "providers/pkcs11/blocking_call.hpp"
@@ -134,9 +135,9 @@ Error Pkcs11Provider::self_test() {
   });
 }
 
-void Pkcs11Provider::wrap_impl(ByteView context, ByteView share,
+void Pkcs11Provider::wrap_impl(const CallOptions& options, ByteView context, ByteView share,
                                asio::any_completion_handler<WrapSignature> handler) {
-  run_blocking(pool_, io_, std::move(handler), who(),
+  run_blocking(pool_, io_, options, std::move(handler), who(),
                [this, context = Bytes(context.begin(), context.end()), share = SecretBytes(share)] {
                  WrapResult result;
                  Error e = seal(context, share.view(), result.wrapped);
@@ -145,12 +146,12 @@ void Pkcs11Provider::wrap_impl(ByteView context, ByteView share,
                });
 }
 
-void Pkcs11Provider::unwrap_impl(ByteView context, std::string_view key_version, ByteView wrapped,
+void Pkcs11Provider::unwrap_impl(const CallOptions& options, ByteView context, std::string_view key_version, ByteView wrapped,
                                  asio::any_completion_handler<UnwrapSignature> handler) {
   Error early;
-  if (key_version != identity_) {
-    early = unavailable("share was wrapped by key " + std::string(key_version) +
-                        " but this provider holds " + identity_);
+  if (!owns_key_version(key_version)) {
+    early = invalid_argument("share was wrapped by key " + quoted(key_version) +
+                             ", which is not this provider's key " + identity_);
   } else if (wrapped.size() < kIvSize + kTagSize) {
     early = integrity_error("wrapped share too short");
   }
@@ -158,7 +159,7 @@ void Pkcs11Provider::unwrap_impl(ByteView context, std::string_view key_version,
     post_completion(io_, std::move(handler), early.prefixed(who()), SecretBytes());
     return;
   }
-  run_blocking(pool_, io_, std::move(handler), who(),
+  run_blocking(pool_, io_, options, std::move(handler), who(),
                [this, context = Bytes(context.begin(), context.end()),
                 wrapped = Bytes(wrapped.begin(), wrapped.end())] {
                  SecretBytes share;
@@ -167,8 +168,8 @@ void Pkcs11Provider::unwrap_impl(ByteView context, std::string_view key_version,
                });
 }
 
-void Pkcs11Provider::probe_impl(asio::any_completion_handler<ProbeSignature> handler) {
-  run_blocking(pool_, io_, std::move(handler), who(),
+void Pkcs11Provider::probe_impl(const CallOptions& options, asio::any_completion_handler<ProbeSignature> handler) {
+  run_blocking(pool_, io_, options, std::move(handler), who(),
                [this] { return std::tuple<Error>(self_test().prefixed(who())); });
 }
 

@@ -34,17 +34,20 @@ class Pkcs11Provider final : public Provider {
   /// "pkcs11:<token serial>:<hex CKA_ID>", or "pkcs11:<serial>:label:<CKA_LABEL>"
   /// for a key without an id. Fixed at create().
   std::string key_identity() const override { return identity_; }
+  bool owns_key_version(std::string_view key_version) const override {
+    return key_version == identity_;
+  }
 
  private:
   Pkcs11Provider(std::string name, std::unique_ptr<Module> module,
                  std::unique_ptr<SessionPool> sessions, KeySelector selector, Key key,
                  std::string identity, unsigned threads, asio::any_io_executor io);
 
-  void wrap_impl(ByteView context, ByteView share,
+  void wrap_impl(const CallOptions& options, ByteView context, ByteView share,
                  asio::any_completion_handler<WrapSignature> handler) override;
-  void unwrap_impl(ByteView context, std::string_view key_version, ByteView wrapped,
+  void unwrap_impl(const CallOptions& options, ByteView context, std::string_view key_version, ByteView wrapped,
                    asio::any_completion_handler<UnwrapSignature> handler) override;
-  void probe_impl(asio::any_completion_handler<ProbeSignature> handler) override;
+  void probe_impl(const CallOptions& options, asio::any_completion_handler<ProbeSignature> handler) override;
 
   /// Runs `op(session, key)` (returning Rv) on a pooled session; once more
   /// on a fresh session, and a re-found key handle, when the first was

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <future>
 
+#include "support/call_options.hpp"
 #include "provider_fixture.hpp"
 #include "support/local_http_server.hpp"
 
@@ -155,7 +156,7 @@ TEST_F(FakeKmsTest, CancellationClosesTheConnectionPromptly) {
   ASSERT_TRUE(p);
   asio::cancellation_signal signal;
   std::promise<std::pair<Error, std::chrono::steady_clock::time_point>> done;
-  p->async_wrap(context, share.view(),
+  p->async_wrap(::trousseau::testing::within(), context, share.view(),
                 asio::bind_cancellation_slot(signal.slot(), [&](Error e, WrapResult) {
                   done.set_value({std::move(e), std::chrono::steady_clock::now()});
                 }));

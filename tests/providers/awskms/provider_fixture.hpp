@@ -10,6 +10,7 @@
 #include <boost/asio/use_future.hpp>
 #include <thread>
 
+#include "support/call_options.hpp"
 #include "config/node.hpp"
 #include "providers/registry.hpp"
 
@@ -43,18 +44,18 @@ class ProviderFixture : public ::testing::Test {
   }
 
   std::pair<Error, WrapResult> wrap(Provider& p, ByteView context, ByteView share) {
-    return p.async_wrap(context, share, asio::use_future([](Error e, WrapResult r) {
+    return p.async_wrap(::trousseau::testing::within(), context, share, asio::use_future([](Error e, WrapResult r) {
       return std::make_pair(std::move(e), std::move(r));
     })).get();
   }
   std::pair<Error, SecretBytes> unwrap(Provider& p, ByteView context, const std::string& version,
                                        ByteView wrapped) {
-    return p.async_unwrap(context, version, wrapped, asio::use_future([](Error e, SecretBytes s) {
+    return p.async_unwrap(::trousseau::testing::within(), context, version, wrapped, asio::use_future([](Error e, SecretBytes s) {
       return std::make_pair(std::move(e), std::move(s));
     })).get();
   }
   Error probe(Provider& p) {
-    return p.async_probe(asio::use_future([](Error e) { return e; })).get();
+    return p.async_probe(::trousseau::testing::within(), asio::use_future([](Error e) { return e; })).get();
   }
 
   asio::io_context io;

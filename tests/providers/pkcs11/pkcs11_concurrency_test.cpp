@@ -11,6 +11,7 @@
 #include <future>
 #include <vector>
 
+#include "support/call_options.hpp"
 #include "pkcs11_fixture.hpp"
 
 namespace trousseau::providers::pkcs11 {
@@ -33,10 +34,10 @@ TEST_F(Pkcs11Test, ConcurrentWrapsFromSeveralThreadsAllSucceed) {
     if (done.fetch_add(1) + 1 == kOps) all_done.set_value();
   };
   auto wrap_then_unwrap = [&] {
-    p->async_wrap(context(), share.view(), asio::bind_executor(io, [&](Error e, WrapResult w) {
+    p->async_wrap(::trousseau::testing::within(), context(), share.view(), asio::bind_executor(io, [&](Error e, WrapResult w) {
                     if (!e.ok()) return finished();
                     auto wrapped = std::make_shared<WrapResult>(std::move(w));
-                    p->async_unwrap(
+                    p->async_unwrap(::trousseau::testing::within(), 
                         context(), wrapped->key_version, wrapped->wrapped,
                         asio::bind_executor(io, [&, wrapped](Error e2, SecretBytes back) {
                           if (e2.ok() && back.equals(share.view())) ok.fetch_add(1);
@@ -80,7 +81,7 @@ TEST_F(Pkcs11Test, CancellationBeforeTheJobRunsCompletesCancelledOnce) {
   // Initiate and cancel on the io thread, as a request's strand would.
   asio::post(io, [&] {
     for (int i = 0; i < kOps; ++i) {
-      p->async_wrap(context(), i < kSlow ? ByteView(big) : share.view(),
+      p->async_wrap(::trousseau::testing::within(), context(), i < kSlow ? ByteView(big) : share.view(),
                     asio::bind_cancellation_slot(
                         signals[i].slot(), asio::bind_executor(io, [&, i](Error e, WrapResult) {
                           Outcome& o = outcomes[i];
@@ -93,7 +94,7 @@ TEST_F(Pkcs11Test, CancellationBeforeTheJobRunsCompletesCancelledOnce) {
     }
   });
   ASSERT_EQ(all_done.get_future().wait_for(60s), std::future_status::ready);
-  Error err = run([&](auto t) { return p->async_probe(t); });
+  Error err = run([&](auto t) { return p->async_probe(::trousseau::testing::within(), t); });
   EXPECT_TRUE(err.ok()) << "the pool is wedged: " << err.message();
   p.reset();  // joins the pool: any late completion is queued by now
   std::promise<void> settled;
@@ -127,7 +128,7 @@ TEST_F(Pkcs11Test, CancellationAtAnyMomentCompletesEachHandlerExactlyOnce) {
 
   asio::post(io, [&] {
     for (int i = 0; i < kOps; ++i) {
-      p->async_wrap(context(), share.view(),
+      p->async_wrap(::trousseau::testing::within(), context(), share.view(),
                     asio::bind_cancellation_slot(
                         signals[i].slot(), asio::bind_executor(io, [&, i](Error e, WrapResult) {
                           outcomes[i].code = e.code();

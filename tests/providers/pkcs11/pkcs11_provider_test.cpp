@@ -1,6 +1,7 @@
 // The pkcs11 provider against a real SoftHSM2 token.
 #include <cstdlib>
 
+#include "support/call_options.hpp"
 #include "pkcs11_fixture.hpp"
 #include "providers/pkcs11/module.hpp"
 #include "support/temp_dir.hpp"
@@ -12,11 +13,11 @@ TEST_F(Pkcs11Test, WrapUnwrapRoundTrip) {
   auto p = make_ok(entry());
   ASSERT_NE(p, nullptr);
   SecretBytes share = SecretBytes::random(32);
-  auto [err, w] = run([&](auto t) { return p->async_wrap(context(), share.view(), t); });
+  auto [err, w] = run([&](auto t) { return p->async_wrap(::trousseau::testing::within(), context(), share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   EXPECT_EQ(w.key_version, p->key_identity());
   auto [err2, back] =
-      run([&](auto t) { return p->async_unwrap(context(), w.key_version, w.wrapped, t); });
+      run([&](auto t) { return p->async_unwrap(::trousseau::testing::within(), context(), w.key_version, w.wrapped, t); });
   ASSERT_TRUE(err2.ok()) << err2.message();
   EXPECT_TRUE(back.equals(share.view()));
 }
@@ -25,8 +26,8 @@ TEST_F(Pkcs11Test, WrappedShareDiffersEachTimeWithAFreshIv) {
   auto p = make_ok(entry());
   ASSERT_NE(p, nullptr);
   SecretBytes share = SecretBytes::random(32);
-  auto [e1, a] = run([&](auto t) { return p->async_wrap(context(), share.view(), t); });
-  auto [e2, b] = run([&](auto t) { return p->async_wrap(context(), share.view(), t); });
+  auto [e1, a] = run([&](auto t) { return p->async_wrap(::trousseau::testing::within(), context(), share.view(), t); });
+  auto [e2, b] = run([&](auto t) { return p->async_wrap(::trousseau::testing::within(), context(), share.view(), t); });
   ASSERT_TRUE(e1.ok() && e2.ok());
   ASSERT_EQ(a.wrapped.size(), 12u + 32u + 16u);  // IV || ciphertext || tag
   EXPECT_NE(a.wrapped, b.wrapped);
@@ -38,10 +39,10 @@ TEST_F(Pkcs11Test, WrongContextFailsIntegrity) {
   auto p = make_ok(entry());
   ASSERT_NE(p, nullptr);
   SecretBytes share = SecretBytes::random(32);
-  auto [err, w] = run([&](auto t) { return p->async_wrap(context(1), share.view(), t); });
+  auto [err, w] = run([&](auto t) { return p->async_wrap(::trousseau::testing::within(), context(1), share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   auto [e2, s2] =
-      run([&](auto t) { return p->async_unwrap(context(2), w.key_version, w.wrapped, t); });
+      run([&](auto t) { return p->async_unwrap(::trousseau::testing::within(), context(2), w.key_version, w.wrapped, t); });
   EXPECT_EQ(e2.code(), Code::integrity) << e2.message();
   EXPECT_NE(e2.message().find("pkcs11 hsm"), std::string::npos);
   EXPECT_TRUE(s2.empty());
@@ -51,21 +52,21 @@ TEST_F(Pkcs11Test, TamperedWrappedShareFailsIntegrity) {
   auto p = make_ok(entry());
   ASSERT_NE(p, nullptr);
   SecretBytes share = SecretBytes::random(32);
-  auto [err, w] = run([&](auto t) { return p->async_wrap(context(), share.view(), t); });
+  auto [err, w] = run([&](auto t) { return p->async_wrap(::trousseau::testing::within(), context(), share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   for (std::size_t at : {std::size_t{0}, std::size_t{20}, w.wrapped.size() - 1}) {  // IV, body, tag
     Bytes bad = w.wrapped;
     bad[at] ^= 0x01;
-    auto [e, s] = run([&](auto t) { return p->async_unwrap(context(), w.key_version, bad, t); });
+    auto [e, s] = run([&](auto t) { return p->async_unwrap(::trousseau::testing::within(), context(), w.key_version, bad, t); });
     EXPECT_EQ(e.code(), Code::integrity) << "byte " << at << ": " << e.message();
   }
   Bytes truncated(w.wrapped.begin(), w.wrapped.begin() + 20);
   auto [e, s] =
-      run([&](auto t) { return p->async_unwrap(context(), w.key_version, truncated, t); });
+      run([&](auto t) { return p->async_unwrap(::trousseau::testing::within(), context(), w.key_version, truncated, t); });
   EXPECT_EQ(e.code(), Code::integrity) << e.message();
   // The provider is still healthy afterwards.
   auto [ok, back] =
-      run([&](auto t) { return p->async_unwrap(context(), w.key_version, w.wrapped, t); });
+      run([&](auto t) { return p->async_unwrap(::trousseau::testing::within(), context(), w.key_version, w.wrapped, t); });
   EXPECT_TRUE(ok.ok()) << ok.message();
 }
 
@@ -77,10 +78,10 @@ TEST_F(Pkcs11Test, FindsTheKeyByLabelOrById) {
   ASSERT_NE(by_id, nullptr);
   EXPECT_EQ(by_label->key_identity(), by_id->key_identity());
   SecretBytes share = SecretBytes::random(32);
-  auto [err, w] = run([&](auto t) { return by_label->async_wrap(context(), share.view(), t); });
+  auto [err, w] = run([&](auto t) { return by_label->async_wrap(::trousseau::testing::within(), context(), share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   auto [e2, back] =
-      run([&](auto t) { return by_id->async_unwrap(context(), w.key_version, w.wrapped, t); });
+      run([&](auto t) { return by_id->async_unwrap(::trousseau::testing::within(), context(), w.key_version, w.wrapped, t); });
   ASSERT_TRUE(e2.ok()) << e2.message();
   EXPECT_TRUE(back.equals(share.view()));
 }
@@ -93,7 +94,7 @@ TEST_F(Pkcs11Test, SelectsTheTokenByLabelOrBySlot) {
   auto by_label = make_ok(entry());
   ASSERT_NE(by_label, nullptr);
   EXPECT_EQ(by_slot->key_identity(), by_label->key_identity());
-  Error err = run([&](auto t) { return by_slot->async_probe(t); });
+  Error err = run([&](auto t) { return by_slot->async_probe(::trousseau::testing::within(), t); });
   EXPECT_TRUE(err.ok()) << err.message();
 }
 
@@ -131,7 +132,7 @@ TEST_F(Pkcs11Test, PinFromAnEnvironmentVariable) {
                          ", pin_env: TROUSSEAU_TEST_PKCS11_PIN, key_label: " + hsm->key_label()));
   ::unsetenv("TROUSSEAU_TEST_PKCS11_PIN");
   ASSERT_NE(p, nullptr);
-  Error err = run([&](auto t) { return p->async_probe(t); });
+  Error err = run([&](auto t) { return p->async_probe(::trousseau::testing::within(), t); });
   EXPECT_TRUE(err.ok()) << err.message();
 
   auto unset =
@@ -165,7 +166,7 @@ TEST_F(Pkcs11Test, PinWrittenInTheYamlIsAConfigError) {
 TEST_F(Pkcs11Test, ProbeSucceeds) {
   auto p = make_ok(entry());
   ASSERT_NE(p, nullptr);
-  Error err = run([&](auto t) { return p->async_probe(t); });
+  Error err = run([&](auto t) { return p->async_probe(::trousseau::testing::within(), t); });
   EXPECT_TRUE(err.ok()) << err.message();
 }
 
@@ -191,15 +192,15 @@ TEST_F(Pkcs11Test, KeyWithoutAnIdIsIdentifiedByItsLabel) {
   EXPECT_EQ(p->key_identity(), "pkcs11:" + hsm->serial() + ":label:label-only");
 }
 
-TEST_F(Pkcs11Test, UnwrapForAnotherKeyIdentityIsUnavailable) {
+TEST_F(Pkcs11Test, UnwrapForAnotherKeyIdentityIsRefusedAsBadData) {
   auto p = make_ok(entry());
   ASSERT_NE(p, nullptr);
   SecretBytes share = SecretBytes::random(32);
-  auto [err, w] = run([&](auto t) { return p->async_wrap(context(), share.view(), t); });
+  auto [err, w] = run([&](auto t) { return p->async_wrap(::trousseau::testing::within(), context(), share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   auto [e2, s2] =
-      run([&](auto t) { return p->async_unwrap(context(), "pkcs11:other:01", w.wrapped, t); });
-  EXPECT_EQ(e2.code(), Code::unavailable) << e2.message();
+      run([&](auto t) { return p->async_unwrap(::trousseau::testing::within(), context(), "pkcs11:other:01", w.wrapped, t); });
+  EXPECT_EQ(e2.code(), Code::invalid_argument) << e2.message();
 }
 
 TEST_F(Pkcs11Test, TwoProvidersOnOneModuleShareOneInitialization) {
@@ -208,14 +209,14 @@ TEST_F(Pkcs11Test, TwoProvidersOnOneModuleShareOneInitialization) {
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   a.reset();  // must not finalize the module under b
-  Error err = run([&](auto t) { return b->async_probe(t); });
+  Error err = run([&](auto t) { return b->async_probe(::trousseau::testing::within(), t); });
   EXPECT_TRUE(err.ok()) << err.message();
 }
 
 TEST_F(Pkcs11Test, SessionsClosedUnderneathAreReopenedAndLoggedIn) {
   auto p = make_ok(entry("sessions: 2"));
   ASSERT_NE(p, nullptr);
-  ASSERT_TRUE(run([&](auto t) { return p->async_probe(t); }).ok());
+  ASSERT_TRUE(run([&](auto t) { return p->async_probe(::trousseau::testing::within(), t); }).ok());
   {
     // The same application state as the provider's: this logs it out too.
     auto module = Module::load(hsm->module_path());
@@ -223,10 +224,10 @@ TEST_F(Pkcs11Test, SessionsClosedUnderneathAreReopenedAndLoggedIn) {
     ASSERT_EQ((*module)->api().C_CloseAllSessions(hsm->slot()), static_cast<CK_RV>(CKR_OK));
   }
   SecretBytes share = SecretBytes::random(32);
-  auto [err, w] = run([&](auto t) { return p->async_wrap(context(), share.view(), t); });
+  auto [err, w] = run([&](auto t) { return p->async_wrap(::trousseau::testing::within(), context(), share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   auto [e2, back] =
-      run([&](auto t) { return p->async_unwrap(context(), w.key_version, w.wrapped, t); });
+      run([&](auto t) { return p->async_unwrap(::trousseau::testing::within(), context(), w.key_version, w.wrapped, t); });
   ASSERT_TRUE(e2.ok()) << e2.message();
   EXPECT_TRUE(back.equals(share.view()));
 }

@@ -1,0 +1,53 @@
+#include "common/clock.hpp"
+
+#include <atomic>
+#include <cassert>
+
+namespace trousseau {
+
+namespace {
+// The frozen time in ticks since the steady clock's epoch while a
+// ManualTime lives; kReal otherwise. One relaxed load on the hot path.
+constexpr Clock::rep kReal = -1;
+std::atomic<Clock::rep> g_manual{kReal};
+}  // namespace
+
+Clock::time_point Clock::now() noexcept {
+  const rep manual = g_manual.load(std::memory_order_acquire);
+  if (manual == kReal) return time_point(std::chrono::steady_clock::now().time_since_epoch());
+  return time_point(duration(manual));
+}
+
+std::chrono::steady_clock::time_point Clock::to_steady(time_point t) noexcept {
+  if (g_manual.load(std::memory_order_acquire) == kReal) {
+    return std::chrono::steady_clock::time_point(t.time_since_epoch());
+  }
+  return std::chrono::steady_clock::now() + (t - now());
+}
+
+Clock::duration ClockWaitTraits::to_wait_duration(const Clock::duration& d) {
+  if (g_manual.load(std::memory_order_acquire) == kReal) return d;
+  return std::min<Clock::duration>(d, std::chrono::milliseconds(1));
+}
+
+Clock::duration ClockWaitTraits::to_wait_duration(const Clock::time_point& t) {
+  return to_wait_duration(t - Clock::now());
+}
+
+ManualTime::ManualTime() {
+  [[maybe_unused]] const Clock::rep was = g_manual.exchange(
+      std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_acq_rel);
+  assert(was == kReal && "one ManualTime at a time");
+}
+
+ManualTime::~ManualTime() {
+  // Back to real time. Timers armed in manual time may now lie ahead of the
+  // steady clock; the header asks tests to drop them first.
+  g_manual.store(kReal, std::memory_order_release);
+}
+
+void ManualTime::advance(Clock::duration by) {
+  g_manual.fetch_add(by.count(), std::memory_order_acq_rel);
+}
+
+}  // namespace trousseau
