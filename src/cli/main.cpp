@@ -7,6 +7,8 @@
 
 #include "common/log.hpp"
 #include "config/config.hpp"
+#include "common/process.hpp"
+#include "common/text.hpp"
 #include "kms/server.hpp"
 
 namespace {
@@ -38,6 +40,12 @@ void print_encryption_configuration(const config::Config& cfg) {
 }
 
 int serve(const std::string& path) {
+  // Keys, shares and plaintexts live in this process: no core file, and no
+  // ptrace or /proc/<pid>/mem by other users, before anything is loaded.
+  if (Error e = harden_process(); !e.ok()) {
+    log::error("msg=\"cannot harden the process\" error=" + trousseau::quoted(e.message()));
+    return 1;
+  }
   auto cfg = load(path);
   if (!cfg) return 2;
   log::set_level(cfg->log_level == "debug"  ? log::Level::debug

@@ -1,7 +1,7 @@
 #include "common/clock.hpp"
 
 #include <atomic>
-#include <cassert>
+#include <mutex>
 
 namespace trousseau {
 
@@ -10,6 +10,9 @@ namespace {
 // ManualTime lives; kReal otherwise. One relaxed load on the hot path.
 constexpr Clock::rep kReal = -1;
 std::atomic<Clock::rep> g_manual{kReal};
+// ManualTimes alive: nested ones share the first one's time.
+std::mutex g_instances_mutex;
+int g_instances = 0;
 }  // namespace
 
 Clock::time_point Clock::now() noexcept {
@@ -27,6 +30,8 @@ std::chrono::steady_clock::time_point Clock::to_steady(time_point t) noexcept {
 
 Clock::duration ClockWaitTraits::to_wait_duration(const Clock::duration& d) {
   if (g_manual.load(std::memory_order_acquire) == kReal) return d;
+  // Manual time moves only by advance(): look again soon, and at once for
+  // a timer that is already due.
   return std::min<Clock::duration>(d, std::chrono::milliseconds(1));
 }
 
@@ -35,15 +40,18 @@ Clock::duration ClockWaitTraits::to_wait_duration(const Clock::time_point& t) {
 }
 
 ManualTime::ManualTime() {
-  [[maybe_unused]] const Clock::rep was = g_manual.exchange(
-      std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_acq_rel);
-  assert(was == kReal && "one ManualTime at a time");
+  std::lock_guard lock(g_instances_mutex);
+  if (g_instances++ == 0) {
+    g_manual.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                   std::memory_order_release);
+  }
 }
 
 ManualTime::~ManualTime() {
-  // Back to real time. Timers armed in manual time may now lie ahead of the
-  // steady clock; the header asks tests to drop them first.
-  g_manual.store(kReal, std::memory_order_release);
+  std::lock_guard lock(g_instances_mutex);
+  // Back to real time with the last one. Timers armed in manual time may now
+  // lie ahead of the steady clock; the header asks tests to drop them first.
+  if (--g_instances == 0) g_manual.store(kReal, std::memory_order_release);
 }
 
 void ManualTime::advance(Clock::duration by) {

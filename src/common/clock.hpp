@@ -38,8 +38,8 @@ struct ClockWaitTraits {
 using Timer = boost::asio::basic_waitable_timer<Clock, ClockWaitTraits>;
 
 /// Test-only: while an instance lives, Clock::now() stands still except
-/// when advance() moves it. One instance at a time; create it before the
-/// timers it should govern and destroy it after they are gone.
+/// when advance() moves it. Instances alive at once share one time. Create
+/// it before the timers it should govern and destroy it after they are gone.
 class ManualTime {
  public:
   ManualTime();

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <atomic>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -9,12 +10,15 @@
 namespace trousseau {
 
 namespace {
+std::atomic<std::size_t> g_live{0};
+
 std::uint8_t* allocate(std::size_t size) {
   // sodium_init is idempotent and thread-safe; calling it here means no
   // caller can forget it.
   if (sodium_init() < 0) throw std::bad_alloc();
   void* p = sodium_malloc(size);
   if (p == nullptr) throw std::bad_alloc();
+  g_live.fetch_add(1, std::memory_order_relaxed);
   return static_cast<std::uint8_t*>(p);
 }
 }  // namespace
@@ -48,10 +52,15 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
 }
 
 void SecretBytes::reset() noexcept {
-  if (data_ != nullptr) sodium_free(data_);  // wipes before unmapping
+  if (data_ != nullptr) {
+    sodium_free(data_);  // wipes before unmapping
+    g_live.fetch_sub(1, std::memory_order_relaxed);
+  }
   data_ = nullptr;
   size_ = 0;
 }
+
+std::size_t SecretBytes::live() { return g_live.load(std::memory_order_relaxed); }
 
 SecretBytes SecretBytes::random(std::size_t size) {
   SecretBytes s(size);

@@ -34,6 +34,10 @@ class SecretBytes {
   std::span<std::uint8_t> span() { return {data_, size_}; }
   ByteView view() const { return {data_, size_}; }
 
+  /// How many non-empty buffers exist right now, process-wide: lets tests
+  /// prove that secrets are released when a request answers.
+  static std::size_t live();
+
   /// Constant-time equality (sizes are not secret).
   bool equals(ByteView other) const;
 

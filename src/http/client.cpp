@@ -8,6 +8,7 @@ namespace trousseau::http {
 Result<std::unique_ptr<Client>> Client::create(asio::any_io_executor executor,
                                                ClientOptions options) {
   if (options.retry.max_attempts == 0) options.retry.max_attempts = 1;
+  if (!options.backoff) options.backoff = full_jitter;
   Result<asio::ssl::context> tls = make_tls_context(options.ca_file);
   if (!tls.ok()) return tls.error();
   auto pool = std::make_shared<Pool>(std::move(executor), std::move(options),
@@ -27,5 +28,7 @@ void Client::request_impl(Request request, Deadline deadline,
 }
 
 std::size_t Client::idle_connections() const { return pool_->idle_count(); }
+
+std::size_t Client::waiting_to_retry() const { return pool_->waiting_to_retry.load(); }
 
 }  // namespace trousseau::http

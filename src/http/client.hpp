@@ -30,6 +30,9 @@ struct ClientOptions {
   std::chrono::milliseconds idle_timeout{30000};
   std::size_t max_response_body = 1 << 20;
   RetryPolicy retry;
+  /// The pause before each retry; empty means full_jitter. Tests set a fixed
+  /// pause so that, under ManualTime, they know how far to advance.
+  BackoffFunction backoff;
 };
 
 using ResponseSignature = void(Error, Response);
@@ -41,9 +44,12 @@ using ResponseSignature = void(Error, Response);
 /// inside the initiating call:
 ///  1. Any response below 500 other than 429 completes with an ok Error: the
 ///     caller interprets 4xx bodies.
-///  2. Connection, TLS and I/O failures, 5xx, 429, and responses for which
-///     request.retry_if is true are retried after a full-jitter pause,
-///     at most retry.max_attempts times in all and never past the deadline.
+///  2. Connection and I/O failures, 5xx, 429, and responses for which
+///     request.retry_if is true are retried after a pause (options.backoff,
+///     full jitter by default), at most retry.max_attempts times in all. A
+///     retry whose pause would reach the deadline is not made: the request
+///     completes at once with what the last attempt gave. A failed TLS
+///     handshake is not retried: certificate problems do not go away.
 ///     A reused keep-alive connection that turns out closed is replaced once
 ///     without counting as an attempt.
 ///  3. When retries run out: connection/TLS failures and 5xx complete with
@@ -72,6 +78,10 @@ class Client {
 
   /// Idle pooled connections, all origins (for tests and metrics).
   std::size_t idle_connections() const;
+  /// Requests parked on their pause before a retry, the timer already armed
+  /// (for metrics, and for tests that must know the client is waiting before
+  /// they advance a ManualTime).
+  std::size_t waiting_to_retry() const;
 
   struct Pool;
 

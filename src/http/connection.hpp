@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,8 +66,10 @@ struct Client::Pool {
   std::size_t idle_count() const;
 
   const asio::any_io_executor io;
-  const ClientOptions options;
+  const ClientOptions options;  ///< options.backoff is always set
   asio::ssl::context tls;
+  /// Exchanges parked on their backoff timer; see Client::waiting_to_retry().
+  std::atomic<std::size_t> waiting_to_retry{0};
 
  private:
   mutable std::mutex mutex_;

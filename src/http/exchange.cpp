@@ -219,15 +219,27 @@ void Exchange::retry_or_finish(Error error, Response response) {
     if (!error.ok()) error = error.prefixed("after " + std::to_string(attempts_) + " attempts");
     return finish(std::move(error), std::move(response));
   }
-  const auto pause = full_jitter(policy, attempts_ - 1);
+  const Clock::duration pause = pool_->options.backoff(policy, attempts_ - 1);
   if (Clock::now() + pause >= deadline_) {
     return finish(std::move(error), std::move(response));  // no time for another try
   }
   stage_ = "backoff";
   backoff_timer_.expires_after(pause);
   backoff_timer_.async_wait(step([](Exchange& self, error_code ec) {
+    self.set_parked(false);
     if (!ec) self.attempt();
   }));
+  set_parked(true);  // only now: a test that sees it may move the clock
+}
+
+void Exchange::set_parked(bool parked) {
+  if (parked == parked_) return;
+  parked_ = parked;
+  if (parked) {
+    ++pool_->waiting_to_retry;
+  } else {
+    --pool_->waiting_to_retry;
+  }
 }
 
 void Exchange::abort(Error error) {
@@ -240,6 +252,7 @@ void Exchange::finish(Error error, Response response) {
   done_ = true;
   deadline_timer_.cancel();
   backoff_timer_.cancel();
+  set_parked(false);  // the cancelled wait's handler is dropped: done_
   if (conn_) conn_->close();  // the handlers still pending hold us alive until they run
   if (request_.sensitive) {
     wipe(request_.body);

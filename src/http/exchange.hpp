@@ -3,13 +3,13 @@
 #pragma once
 
 #include <boost/asio/cancellation_signal.hpp>
-#include "common/clock.hpp"
 #include <boost/asio/strand.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <optional>
 
+#include "common/clock.hpp"
 #include "http/connection.hpp"
 
 namespace trousseau::http {
@@ -41,6 +41,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void retry_or_finish(Error error, Response response);
   void abort(Error error);
   void finish(Error error, Response response);
+  /// Keeps Pool::waiting_to_retry counting this exchange while its backoff
+  /// timer is armed.
+  void set_parked(bool parked);
   /// Wraps a step so that it runs on the strand and is dropped once done_.
   template <typename F>
   auto step(F&& f);
@@ -60,6 +63,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   unsigned attempts_ = 0;
   bool reused_ = false;
   bool replaced_stale_ = false;
+  bool parked_ = false;
   bool done_ = false;
 };
 

@@ -1,6 +1,7 @@
 #include "http/message.hpp"
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <cctype>
@@ -39,6 +40,16 @@ Result<Url> Url::parse(std::string_view text) {
   if (u.has_userinfo() || u.has_fragment()) {
     return invalid_argument("URL '" + std::string(text) + "' may not carry user info or a fragment");
   }
+  // After an authority the path is empty or starts with '/' (RFC 3986
+  // section 3.3). Boost.URL 1.81 breaks that when a name begins with an IPv4
+  // address: "127.0.0.1.nip.io" comes back as host 127.0.0.1 and path
+  // ".nip.io" (boostorg/url#755). Refuse rather than connect elsewhere.
+  const auto path = u.encoded_path();
+  if (u.has_authority() && !path.empty() && path.front() != '/') {
+    return invalid_argument("URL '" + std::string(text) +
+                            "' has a host or port that cannot be read (host names that begin "
+                            "with an IPv4 address are not supported)");
+  }
   url.host = u.encoded_host_address();
   if (url.host.size() > 2 && url.host.front() == '[' && url.host.back() == ']') {
     url.host = url.host.substr(1, url.host.size() - 2);
@@ -59,7 +70,19 @@ Result<Url> Url::parse(std::string_view text) {
 }
 
 bool Url::loopback() const {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  // Only hosts that cannot lead off the machine. An IP literal must parse
+  // strictly (inet_pton: four decimal octets, or IPv6): "127.evil.example",
+  // "127.0.0.1.nip.io" and "0x7f.0.0.1" are names that DNS may send anywhere.
+  // "localhost" is reserved for loopback (RFC 6761) and answered from
+  // /etc/hosts; "localhost." or "x.localhost" may reach DNS, so they are out.
+  // ::ffff:127.0.0.1 is out too: it reaches 127.0.0.1 only through a
+  // dual-stack socket, and refusing it errs on the side of https.
+  if (iequals(host, "localhost")) return true;
+  boost::system::error_code ec;
+  const boost::asio::ip::address address = boost::asio::ip::make_address(host, ec);
+  if (ec) return false;
+  // 127.0.0.0/8 for IPv4; exactly ::1 for IPv6, not a v4-mapped address.
+  return address.is_v4() ? address.to_v4().is_loopback() : address.to_v6().is_loopback();
 }
 
 std::string Url::host_header() const {

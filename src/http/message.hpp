@@ -30,7 +30,9 @@ struct Url {
   static Result<Url> parse(std::string_view text);
 
   bool tls() const { return scheme == "https"; }
-  /// localhost, 127.0.0.0/8 or ::1: plain http may be acceptable there.
+  /// Exactly "localhost" (any case), an IPv4 literal in 127.0.0.0/8, or the
+  /// IPv6 literal ::1: plain http may be acceptable there. Names that merely
+  /// look like these ("127.evil.example", "localhost.") are not loopback.
   bool loopback() const;
   /// The Host header value: the port is omitted when it is the default one.
   std::string host_header() const;

@@ -8,7 +8,11 @@
 #include <atomic>
 #include <memory>
 
+#include <array>
+#include <string>
+
 #include "common/error.hpp"
+#include "common/secret.hpp"
 #include "config/config.hpp"
 #include "quorum/engine.hpp"
 
@@ -54,17 +58,34 @@ class EngineReactor final : public grpc::ServerUnaryReactor {
   const quorum::Strand& strand() const { return strand_; }
   asio::cancellation_slot slot() { return signal_->slot(); }
 
+  /// Wipes `field` (a plaintext in the request or the response, both owned
+  /// by gRPC until OnDone) once gRPC has sent the answer. Up to two.
+  void wipe_on_done(std::string* field) {
+    for (std::string*& w : wipe_) {
+      if (w == nullptr) {
+        w = field;
+        return;
+      }
+    }
+  }
+
   void OnCancel() override {
     // gRPC's thread: emit on the strand, where the operation lives. The
     // signal is shared so that it outlives this reactor if need be.
     asio::post(strand_, [s = signal_] { s->emit(asio::cancellation_type::terminal); });
   }
   void OnDone() override {
+    for (std::string* w : wipe_) {
+      if (w != nullptr && !w->empty()) {
+        secure_wipe({reinterpret_cast<std::uint8_t*>(w->data()), w->size()});
+      }
+    }
     inflight_.leave();
     delete this;
   }
 
  private:
+  std::array<std::string*, 2> wipe_{};
   quorum::Strand strand_;
   std::shared_ptr<asio::cancellation_signal> signal_;
   Inflight& inflight_;

@@ -83,18 +83,23 @@ Error Server::prepare_socket() const {
   return {};
 }
 
-Error Server::secure_socket() const {
+Error Server::secure_socket(const std::string& staged) const {
+  // `staged` lies in a directory only we can enter: nobody can reach the
+  // socket, or swap it, until it is renamed into place with its final mode.
   mode_t mode = 0600;
   if (cfg_.socket_group) {
     struct group* g = ::getgrnam(cfg_.socket_group->c_str());
     if (g == nullptr) return Error(Code::failed_precondition, "unknown socket_group " + *cfg_.socket_group);
-    if (::chown(cfg_.socket.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
-      return unavailable("cannot chown " + cfg_.socket + ": " + std::strerror(errno));
+    if (::chown(staged.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+      return unavailable("cannot chown " + staged + ": " + std::strerror(errno));
     }
     mode = 0660;
   }
-  if (::chmod(cfg_.socket.c_str(), mode) != 0) {
-    return unavailable("cannot chmod " + cfg_.socket + ": " + std::strerror(errno));
+  if (::chmod(staged.c_str(), mode) != 0) {
+    return unavailable("cannot chmod " + staged + ": " + std::strerror(errno));
+  }
+  if (::rename(staged.c_str(), cfg_.socket.c_str()) != 0) {
+    return unavailable("cannot move the socket to " + cfg_.socket + ": " + std::strerror(errno));
   }
   return {};
 }
@@ -115,16 +120,36 @@ Error Server::start() {
   }
 
   if (Error e = prepare_socket(); !e.ok()) return e;
+  // The socket must never be reachable with looser permissions, not even
+  // briefly, and no process-wide umask may change while threads run: bind
+  // it in a fresh 0700 directory beside its final path, secure it there,
+  // then rename it into place.
+  std::string staging =
+      (std::filesystem::path(cfg_.socket).parent_path() / ".trousseau-XXXXXX").string();
+  if (::mkdtemp(staging.data()) == nullptr) {
+    return unavailable("cannot create a private directory beside " + cfg_.socket + ": " +
+                       std::strerror(errno));
+  }
+  const std::string staged = staging + "/s";
+  struct RemoveStaging {
+    const std::string& dir;
+    const std::string& file;
+    ~RemoveStaging() {
+      ::unlink(file.c_str());
+      ::rmdir(dir.c_str());
+    }
+  } cleanup{staging, staged};
+  if (staged.size() > 107) {
+    return Error(Code::failed_precondition,
+                 "the socket's directory path is too long to bind a socket in it: " + staging);
+  }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + cfg_.socket, grpc::InsecureServerCredentials());
+  builder.AddListeningPort("unix:" + staged, grpc::InsecureServerCredentials());
   builder.RegisterService(v2_.get());
   builder.RegisterService(v1beta1_.get());
-  // The socket must never exist with looser permissions, not even briefly.
-  const mode_t old = ::umask(0177);
   grpc_ = builder.BuildAndStart();
-  ::umask(old);
-  if (!grpc_) return unavailable("cannot listen on unix:" + cfg_.socket);
-  if (Error e = secure_socket(); !e.ok()) return e;
+  if (!grpc_) return unavailable("cannot listen on unix:" + staged);
+  if (Error e = secure_socket(staged); !e.ok()) return e;
   log::info("msg=\"serving\" socket=" + cfg_.socket + " key_id=" + engine_->key_id());
   return {};
 }

@@ -48,7 +48,7 @@ class Server {
  private:
   Server(const config::Config& cfg, const ServerOptions& options);
   Error prepare_socket() const;
-  Error secure_socket() const;
+  Error secure_socket(const std::string& staged) const;
 
   config::Config cfg_;
   ServerOptions options_;

@@ -3,6 +3,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "kms/request.hpp"
 
 namespace trousseau::kms {
@@ -27,7 +28,7 @@ grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* c
                                                   v1beta1::EncryptResponse* resp) {
   if (!version_ok(req->version())) {
     return finish_now(ctx, {grpc::StatusCode::INVALID_ARGUMENT,
-                            "unsupported version '" + req->version() + "'"});
+                            "unsupported version " + quoted(req->version())});
   }
   if (req->plain().empty() || req->plain().size() > envelope::kMaxPlaintext) {
     return finish_now(ctx, {grpc::StatusCode::INVALID_ARGUMENT,
@@ -38,6 +39,8 @@ grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* c
   if (!deadline) return finish_now(ctx, {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left"});
   if (!inflight_.enter()) return finish_now(ctx, kDraining);
   auto* reactor = new EngineReactor(engine_.make_strand(), inflight_);
+  // gRPC owns the request until OnDone; its plaintext is ours to wipe then.
+  reactor->wipe_on_done(const_cast<std::string*>(&req->plain()));
   engine_.async_encrypt(
       reactor->strand(), as_bytes(req->plain()), envelope::Limits{}, *deadline,
       asio::bind_cancellation_slot(reactor->slot(), [reactor, resp](Error e,
@@ -45,8 +48,8 @@ grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* c
         if (e.ok()) {
           resp->set_cipher(std::string(as_chars(out.encoded.ciphertext)));
         } else {
-          log::warn("rpc=v1beta1.Encrypt code=" + std::string(to_string(e.code())) + " error=\"" +
-                    e.message() + "\"");
+          log::warn("rpc=v1beta1.Encrypt code=" + std::string(to_string(e.code())) + " error=" +
+                    quoted(e.message(), 2000));
         }
         reactor->Finish(to_grpc(e));
       }));
@@ -58,7 +61,7 @@ grpc::ServerUnaryReactor* V1beta1Service::Decrypt(grpc::CallbackServerContext* c
                                                   v1beta1::DecryptResponse* resp) {
   if (!version_ok(req->version())) {
     return finish_now(ctx, {grpc::StatusCode::INVALID_ARGUMENT,
-                            "unsupported version '" + req->version() + "'"});
+                            "unsupported version " + quoted(req->version())});
   }
   if (req->cipher().empty()) {
     return finish_now(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "ciphertext is empty"});
@@ -67,14 +70,16 @@ grpc::ServerUnaryReactor* V1beta1Service::Decrypt(grpc::CallbackServerContext* c
   if (!deadline) return finish_now(ctx, {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left"});
   if (!inflight_.enter()) return finish_now(ctx, kDraining);
   auto* reactor = new EngineReactor(engine_.make_strand(), inflight_);
+  reactor->wipe_on_done(resp->mutable_plain());
   engine_.async_decrypt(
       reactor->strand(), as_bytes(req->cipher()), envelope::Annotations{}, *deadline,
       asio::bind_cancellation_slot(reactor->slot(), [reactor, resp](Error e, SecretBytes plain) {
         if (e.ok()) {
-          resp->set_plain(std::string(as_chars(plain.view())));
+          // One copy, straight into the response, wiped once sent.
+          resp->set_plain(reinterpret_cast<const char*>(plain.data()), plain.size());
         } else {
-          log::warn("rpc=v1beta1.Decrypt code=" + std::string(to_string(e.code())) + " error=\"" +
-                    e.message() + "\"");
+          log::warn("rpc=v1beta1.Decrypt code=" + std::string(to_string(e.code())) + " error=" +
+                    quoted(e.message(), 2000));
         }
         reactor->Finish(to_grpc(e));
       }));

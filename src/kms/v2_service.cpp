@@ -3,6 +3,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "kms/kubernetes_limits.hpp"
 #include "kms/request.hpp"
 
@@ -33,6 +34,8 @@ grpc::ServerUnaryReactor* V2Service::Encrypt(grpc::CallbackServerContext* ctx,
 
   if (!inflight_.enter()) return finish_now(ctx, kDraining);
   auto* reactor = new EngineReactor(engine_.make_strand(), inflight_);
+  // gRPC owns the request until OnDone; its plaintext is ours to wipe then.
+  reactor->wipe_on_done(const_cast<std::string*>(&req->plaintext()));
   const envelope::Limits limits{envelope::kMaxV2Ciphertext, true, envelope::kMaxV2Annotations};
   engine_.async_encrypt(
       reactor->strand(), as_bytes(req->plaintext()), limits, *deadline,
@@ -51,8 +54,8 @@ grpc::ServerUnaryReactor* V2Service::Encrypt(grpc::CallbackServerContext* ctx,
               if (!e.ok()) resp->Clear();
             }
             if (!e.ok()) {
-              log::warn("rpc=v2.Encrypt uid=" + uid + " code=" + std::string(to_string(e.code())) +
-                        " error=\"" + e.message() + "\"");
+              log::warn("rpc=v2.Encrypt uid=" + quoted(uid) + " code=" + std::string(to_string(e.code())) +
+                        " error=" + quoted(e.message(), 2000));
             }
             reactor->Finish(to_grpc(e));
           }));
@@ -72,15 +75,17 @@ grpc::ServerUnaryReactor* V2Service::Decrypt(grpc::CallbackServerContext* ctx,
   for (const auto& [k, v] : req->annotations()) annotations.emplace(k, to_bytes(v));
   if (!inflight_.enter()) return finish_now(ctx, kDraining);
   auto* reactor = new EngineReactor(engine_.make_strand(), inflight_);
+  reactor->wipe_on_done(resp->mutable_plaintext());
   engine_.async_decrypt(
       reactor->strand(), as_bytes(req->ciphertext()), annotations, *deadline,
       asio::bind_cancellation_slot(
           reactor->slot(), [reactor, resp, uid = req->uid()](Error e, SecretBytes plain) {
             if (e.ok()) {
-              resp->set_plaintext(std::string(as_chars(plain.view())));
+              // One copy, straight into the response, wiped once sent.
+              resp->set_plaintext(reinterpret_cast<const char*>(plain.data()), plain.size());
             } else {
-              log::warn("rpc=v2.Decrypt uid=" + uid + " code=" + std::string(to_string(e.code())) +
-                        " error=\"" + e.message() + "\"");
+              log::warn("rpc=v2.Decrypt uid=" + quoted(uid) + " code=" + std::string(to_string(e.code())) +
+                        " error=" + quoted(e.message(), 2000));
             }
             reactor->Finish(to_grpc(e));
           }));

@@ -200,6 +200,7 @@ class DecryptOp final : public detail::Operation {
         return false;
       }
       ++attempts_;
+      note_combination();
       return attempt(chosen);
     }
     for (std::size_t i = from; i + 1 < entries_.size(); ++i) {

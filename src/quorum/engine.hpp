@@ -75,6 +75,7 @@ struct Counters {
   std::uint64_t hedges = 0;
   std::uint64_t forgeries_refused = 0;     ///< envelopes no accepted policy admits
   std::uint64_t earlier_policy_reads = 0;  ///< admitted only by policy.previous
+  std::uint64_t combinations_tried = 0;    ///< GCM passes over k-subsets of shares
 };
 
 namespace detail {
@@ -136,6 +137,7 @@ class Engine {
   void note_bad_share() { std::lock_guard l(mutex_); ++counters_.bad_shares; }
   void note_hedge() { std::lock_guard l(mutex_); ++counters_.hedges; }
   void note_forgery_refused() { std::lock_guard l(mutex_); ++counters_.forgeries_refused; }
+  void note_combination() { std::lock_guard l(mutex_); ++counters_.combinations_tried; }
   void note_earlier_policy_read() { std::lock_guard l(mutex_); ++counters_.earlier_policy_reads; }
   std::string key_id_locked() const;
 

@@ -104,6 +104,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
   }
   void note_hedge() { engine_.note_hedge(); }
   void note_bad_share() { engine_.note_bad_share(); }
+  void note_combination() { engine_.note_combination(); }
 
   std::size_t active_calls() const {
     std::size_t n = 0;

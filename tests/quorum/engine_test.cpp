@@ -5,8 +5,10 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/post.hpp>
 #include <filesystem>
-#include <thread>
 
+#include "envelope/aead.hpp"
+#include "envelope/shamir.hpp"
+#include "support/call_options.hpp"
 #include "support/engine_harness.hpp"
 #include "support/temp_dir.hpp"
 
@@ -21,6 +23,10 @@ using testing::PolicySpec;
 
 const Bytes kSeed = to_bytes("0123456789abcdef0123456789abcdef");
 
+/// Every test runs on manual time; `kStepping` harnesses run no threads, so
+/// the test decides what happens at each instant.
+constexpr unsigned kStepping = 0;
+
 PolicySpec three_slots(unsigned k, unsigned w = 0,
                        config::DecryptStrategy s = config::DecryptStrategy::hedged) {
   PolicySpec spec;
@@ -31,15 +37,17 @@ PolicySpec three_slots(unsigned k, unsigned w = 0,
   return spec;
 }
 
-template <typename F>
-std::chrono::milliseconds timed(F&& f) {
-  auto t0 = Clock::now();
-  f();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
-}
-
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+/// Teaches the engine each provider's latency through probes that take
+/// exactly that long (on manual time).
+void teach_latency(EngineHarness& h, const std::vector<std::pair<std::string, Clock::duration>>& l) {
+  for (const auto& [name, d] : l) {
+    h.fake(name).script_probe({.delay = std::chrono::duration_cast<std::chrono::milliseconds>(d)});
+  }
+  for (int i = 0; i < 3; ++i) h.probe_all();
 }
 
 TEST(Engine, TwoOfThreeRoundTrip) {
@@ -55,19 +63,22 @@ TEST(Engine, TwoOfThreeRoundTrip) {
 }
 
 TEST(Engine, DecryptFinishesAtKthShareAndCancelsTheRest) {
-  EngineHarness h(three_slots(2, 0, config::DecryptStrategy::all));
+  EngineHarness h(three_slots(2, 0, config::DecryptStrategy::all), kStepping);
   auto enc = h.encrypt(kSeed);
   ASSERT_TRUE(enc.ok());
   h.fake("a").script_unwrap({.delay = 5ms});
   h.fake("b").script_unwrap({.delay = 50ms});
   h.fake("c").script_unwrap({.hang = true});
-  Result<SecretBytes> plain = Error(Code::internal, "not run");
-  auto elapsed = timed([&] { plain = h.decrypt(enc->encoded); });
+  const auto start = Clock::now();
+  auto pending = h.decrypt_async(enc->encoded);
+  h.step(50ms);
+  ASSERT_TRUE(h.wait(pending));
+  auto plain = pending.result.get();
   ASSERT_TRUE(plain.ok()) << plain.error().message();
   EXPECT_TRUE(plain->equals(kSeed));
-  EXPECT_LT(elapsed, 400ms);
+  EXPECT_EQ(pending.took(start), 50ms);  // the 2nd fastest, not the deadline
   // The hung call was cancelled, not abandoned.
-  for (int i = 0; i < 100 && h.fake("c").in_flight() > 0; ++i) std::this_thread::sleep_for(5ms);
+  h.settle();
   EXPECT_EQ(h.fake("c").in_flight(), 0);
   EXPECT_EQ(h.fake("c").cancelled(), 1);
 }
@@ -94,30 +105,33 @@ TEST(Engine, FailedProviderIsReplacedByTheNextOne) {
 }
 
 TEST(Engine, HungProviderDoesNotDelayQuorum) {
-  EngineHarness h(three_slots(2));
+  EngineHarness h(three_slots(2), kStepping);
   auto enc = h.encrypt(kSeed);
   ASSERT_TRUE(enc.ok());
   // Probes teach the engine that a is the fastest, so it is asked first.
-  h.fake("a").script({.delay = 1ms});
-  h.fake("b").script({.delay = 4ms});
-  h.fake("c").script({.delay = 4ms});
-  for (int i = 0; i < 3; ++i) h.probe_all();
+  teach_latency(h, {{"a", 1ms}, {"b", 4ms}, {"c", 4ms}});
+  h.fake("b").script_unwrap({.delay = 4ms});
+  h.fake("c").script_unwrap({.delay = 4ms});
   h.fake("a").script_unwrap({.hang = true});
-  Result<SecretBytes> plain = Error(Code::internal, "not run");
-  auto elapsed = timed([&] { plain = h.decrypt(enc->encoded, 2s); });
+  const auto start = Clock::now();
+  auto pending = h.decrypt_async(enc->encoded, 2s);
+  h.step(50ms);
+  ASSERT_TRUE(h.wait(pending)) << "not answered within 50ms of manual time";
+  auto plain = pending.result.get();
   ASSERT_TRUE(plain.ok()) << plain.error().message();
   // Not the 1 s provider timeout, nor the 2 s deadline: a hedge.
-  EXPECT_LT(elapsed, 300ms);
+  EXPECT_LT(pending.took(start), 50ms);
   EXPECT_GE(h.engine().counters().hedges, 1u);
 }
 
 TEST(Engine, QuorumLatencyFollowsTheKthFastestProvider) {
-  // 5, 50 and 500 ms providers: 1-of-3 ~5 ms, 2-of-3 ~50 ms, 3-of-3 ~500 ms.
-  // Generous bounds: this shows the shape; bench/ has the real figures.
+  // 5, 50 and 500 ms providers: k-of-3 answers exactly when the k-th
+  // fastest does (bench/ has real-time figures).
+  const Clock::duration expected[] = {5ms, 50ms, 500ms};
   for (unsigned k = 1; k <= 3; ++k) {
     PolicySpec spec = three_slots(k);
     spec.provider_timeout = 2s;
-    EngineHarness h(spec);
+    EngineHarness h(spec, kStepping);
     auto enc = h.encrypt(kSeed, 3s);
     ASSERT_TRUE(enc.ok()) << enc.error().message();
     h.fake("a").script({.delay = 5ms});
@@ -125,34 +139,30 @@ TEST(Engine, QuorumLatencyFollowsTheKthFastestProvider) {
     h.fake("c").script({.delay = 500ms});
     h.probe_all();
     h.probe_all();
-    Result<SecretBytes> plain = Error(Code::internal, "not run");
-    auto elapsed = timed([&] { plain = h.decrypt(enc->encoded, 3s); });
+    const auto start = Clock::now();
+    auto pending = h.decrypt_async(enc->encoded, 3s);
+    h.step(600ms);
+    ASSERT_TRUE(h.wait(pending));
+    auto plain = pending.result.get();
     ASSERT_TRUE(plain.ok()) << "k=" << k << ": " << plain.error().message();
     EXPECT_TRUE(plain->equals(kSeed));
-    if (k == 1) {
-      EXPECT_LT(elapsed, 45ms);
-    }
-    if (k == 2) {
-      EXPECT_GE(elapsed, 45ms);
-      EXPECT_LT(elapsed, 400ms);
-    }
-    if (k == 3) {
-      EXPECT_GE(elapsed, 490ms);
-      EXPECT_LT(elapsed, 1500ms);
-    }
+    EXPECT_EQ(pending.took(start), expected[k - 1]) << "k=" << k;
   }
 }
 
 TEST(Engine, BadShareIsIdentifiedAndRecovered) {
-  EngineHarness h(three_slots(2));
+  EngineHarness h(three_slots(2), kStepping);
   auto enc = h.encrypt(kSeed);
   ASSERT_TRUE(enc.ok());
   // a is the fastest, so its (wrong) share is among the first k.
-  h.fake("a").script({.delay = 1ms, .garbage = true});
-  h.fake("b").script({.delay = 4ms});
-  h.fake("c").script({.delay = 4ms});
-  for (int i = 0; i < 3; ++i) h.probe_all();
-  auto plain = h.decrypt(enc->encoded);
+  teach_latency(h, {{"a", 1ms}, {"b", 4ms}, {"c", 4ms}});
+  h.fake("a").script_unwrap({.delay = 1ms, .garbage = true});
+  h.fake("b").script_unwrap({.delay = 4ms});
+  h.fake("c").script_unwrap({.delay = 4ms});
+  auto pending = h.decrypt_async(enc->encoded);
+  h.step(100ms);
+  ASSERT_TRUE(h.wait(pending));
+  auto plain = pending.result.get();
   ASSERT_TRUE(plain.ok()) << plain.error().message();
   EXPECT_TRUE(plain->equals(kSeed));
   EXPECT_EQ(h.fake("a").unwraps(), 1);
@@ -200,13 +210,33 @@ TEST(Engine, EncryptFailsBelowMinimumNamingEveryProvider) {
 TEST(Engine, HungProviderDoesNotHoldAWriteThatReachedTheMinimum) {
   PolicySpec spec = three_slots(2, 2);
   spec.encrypt_grace = 50ms;
-  EngineHarness h(spec);
+  EngineHarness h(spec, kStepping);
   h.fake("c").script_wrap({.hang = true});
-  Result<EncryptOutcome> enc = Error(Code::internal, "not run");
-  auto elapsed = timed([&] { enc = h.encrypt(kSeed, 2s); });
+  const auto start = Clock::now();
+  auto pending = h.encrypt_async(kSeed, 2s);
+  h.step(60ms);
+  ASSERT_TRUE(h.wait(pending));
+  auto enc = pending.result.get();
   ASSERT_TRUE(enc.ok()) << enc.error().message();
-  EXPECT_LT(elapsed, 500ms);
+  EXPECT_EQ(pending.took(start), 50ms);  // the grace, not the deadline
   EXPECT_EQ(enc->missing, std::vector<std::string>{"c"});
+}
+
+TEST(Engine, EncryptWipesKeySharesAndPlaintextWhenItAnswersNotWhenStragglersDrain) {
+  PolicySpec spec = three_slots(2, 2);
+  spec.encrypt_grace = 10ms;
+  EngineHarness h(spec, kStepping);
+  h.fake("c").script_wrap({.hang = true});
+  const std::size_t before = SecretBytes::live();
+  auto pending = h.encrypt_async(kSeed, 2s);
+  h.settle();
+  ASSERT_GT(SecretBytes::live(), before);  // K and the shares, while it works
+  h.advance(10ms);
+  ASSERT_TRUE(h.wait(pending));
+  ASSERT_TRUE(pending.result.get().ok());
+  // At the answer the straggler's cancellation has not even been delivered:
+  // the operation is still alive, and must hold no secret any more.
+  EXPECT_EQ(pending.secrets_at_answer->load(), before);
 }
 
 TEST(Engine, KeyIdRotatesOnceAfterADegradedWriteWhenProvidersRecover) {
@@ -279,33 +309,65 @@ TEST(Engine, StatusNeedsTheEncryptMinimumNotJustTheThreshold) {
 }
 
 TEST(Engine, RequestEndsAtDeadline) {
-  EngineHarness h(three_slots(2));
+  EngineHarness h(three_slots(2), kStepping);
   auto enc = h.encrypt(kSeed);
   ASSERT_TRUE(enc.ok());
   for (auto n : {"a", "b", "c"}) h.fake(n).script_unwrap({.hang = true});
-  Result<SecretBytes> plain = SecretBytes();
-  auto elapsed = timed([&] { plain = h.decrypt(enc->encoded, 150ms); });
+  const auto start = Clock::now();
+  auto pending = h.decrypt_async(enc->encoded, 150ms);
+  h.step(149ms);
+  EXPECT_FALSE(pending.ready());
+  h.advance(1ms);
+  ASSERT_TRUE(h.wait(pending));
+  auto plain = pending.result.get();
   ASSERT_FALSE(plain.ok());
-  EXPECT_EQ(plain.error().code(), Code::deadline_exceeded);
-  EXPECT_GE(elapsed, 140ms);
-  EXPECT_LT(elapsed, 1000ms);
-  for (int i = 0; i < 100; ++i) {
-    if (h.fake("a").in_flight() + h.fake("b").in_flight() + h.fake("c").in_flight() == 0) break;
-    std::this_thread::sleep_for(5ms);
-  }
+  EXPECT_EQ(plain.error().code(), Code::deadline_exceeded) << plain.error().message();
+  EXPECT_EQ(pending.took(start), 150ms);
+  h.settle();
   EXPECT_EQ(h.fake("a").in_flight() + h.fake("b").in_flight() + h.fake("c").in_flight(), 0);
+}
+
+TEST(Engine, DeadlineExceededWhenProviderTimeoutsFireAtTheSameInstantAsTheDeadline) {
+  // The provider timeout equals the request budget, and the fakes give up
+  // at the deadline they are handed: three timers at one instant. Whichever
+  // fires first, the answer is DEADLINE_EXCEEDED, every time.
+  for (int round = 0; round < 20; ++round) {
+    PolicySpec spec = three_slots(2);
+    spec.provider_timeout = 150ms;
+    EngineHarness h(spec, round % 2 ? 2u : kStepping);
+    auto enc = h.encrypt(kSeed);
+    ASSERT_TRUE(enc.ok());
+    for (auto n : {"a", "b", "c"}) h.fake(n).script_unwrap({.hang = true});
+    auto pending = h.decrypt_async(enc->encoded, 150ms);
+    if (!h.stepping()) {
+      ASSERT_TRUE(testing::wait_until([&] {
+        return h.fake("a").in_flight() + h.fake("b").in_flight() + h.fake("c").in_flight() >= 2;
+      }));
+    }
+    h.advance(150ms);
+    ASSERT_TRUE(h.wait(pending));
+    auto plain = pending.result.get();
+    ASSERT_FALSE(plain.ok());
+    EXPECT_EQ(plain.error().code(), Code::deadline_exceeded)
+        << "round " << round << ": " << plain.error().message();
+  }
 }
 
 TEST(Engine, ProviderTimeoutFreesTheSlotForAnother) {
   PolicySpec spec = three_slots(1);
   spec.provider_timeout = 50ms;
   spec.min_hedge_delay = 1000ms;  // no hedging: only the timeout can help
-  EngineHarness h(spec);
+  EngineHarness h(spec, kStepping);
   auto enc = h.encrypt(kSeed);
   ASSERT_TRUE(enc.ok());
   h.fake("a").script_unwrap({.hang = true});
-  auto plain = h.decrypt(enc->encoded, 2s);
+  const auto start = Clock::now();
+  auto pending = h.decrypt_async(enc->encoded, 2s);
+  h.step(60ms);
+  ASSERT_TRUE(h.wait(pending));
+  auto plain = pending.result.get();
   ASSERT_TRUE(plain.ok()) << plain.error().message();
+  EXPECT_EQ(pending.took(start), 50ms);
 }
 
 TEST(Engine, CallerCancellationStopsEveryProviderCall) {
@@ -315,17 +377,18 @@ TEST(Engine, CallerCancellationStopsEveryProviderCall) {
   for (auto n : {"a", "b", "c"}) h.fake(n).script_unwrap({.hang = true});
   Strand strand = h.engine().make_strand();
   asio::cancellation_signal signal;
-  auto fut = h.decrypt_async(enc->encoded, 5s, strand, signal.slot());
-  std::this_thread::sleep_for(30ms);
+  auto pending = h.decrypt_async(enc->encoded, 5s, &strand, signal.slot());
+  ASSERT_TRUE(testing::wait_until([&] {
+    return h.fake("a").in_flight() + h.fake("b").in_flight() + h.fake("c").in_flight() == 3;
+  }));
   asio::post(strand, [&] { signal.emit(asio::cancellation_type::terminal); });
-  auto plain = fut.get();
+  ASSERT_TRUE(h.wait(pending));
+  auto plain = pending.result.get();
   ASSERT_FALSE(plain.ok());
   EXPECT_EQ(plain.error().code(), Code::cancelled);
-  for (int i = 0; i < 100; ++i) {
-    if (h.fake("a").cancelled() + h.fake("b").cancelled() + h.fake("c").cancelled() == 3) break;
-    std::this_thread::sleep_for(5ms);
-  }
-  EXPECT_EQ(h.fake("a").cancelled() + h.fake("b").cancelled() + h.fake("c").cancelled(), 3);
+  ASSERT_TRUE(testing::wait_until([&] {
+    return h.fake("a").cancelled() + h.fake("b").cancelled() + h.fake("c").cancelled() == 3;
+  }));
 }
 
 TEST(Engine, TamperedEnvelopeIsInvalidArgument) {
@@ -370,14 +433,17 @@ TEST(Engine, RedundantProvidersInASlotBackEachOtherUp) {
 }
 
 TEST(Engine, CircuitOpenProviderIsSkipped) {
-  EngineHarness h(three_slots(1, 1));
+  EngineHarness h(three_slots(1, 1), kStepping);
   h.fake("a").script({.fail = Code::unavailable});
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(h.encrypt(kSeed).ok());
   EXPECT_FALSE(h.managed("a").healthy());
   const int calls = h.fake("a").wraps();
   ASSERT_TRUE(h.encrypt(kSeed).ok());
   EXPECT_EQ(h.fake("a").wraps(), calls);  // not asked while open
-  std::this_thread::sleep_for(250ms);     // breaker_backoff is 200 ms in the harness
+  h.advance(199ms);                       // breaker_backoff is 200 ms in the harness
+  ASSERT_TRUE(h.encrypt(kSeed).ok());
+  EXPECT_EQ(h.fake("a").wraps(), calls);  // still not
+  h.advance(1ms);
   h.fake("a").script({});
   ASSERT_TRUE(h.encrypt(kSeed).ok());
   EXPECT_EQ(h.fake("a").wraps(), calls + 1);  // the trial call
@@ -390,19 +456,76 @@ TEST(Engine, OverloadedProviderRejectsWithResourceExhausted) {
   spec.slots = {{"a"}};
   spec.max_inflight = 1;
   spec.max_queue = 1;
-  EngineHarness h(spec);
+  EngineHarness h(spec, kStepping);
   auto enc = h.encrypt(kSeed);
   ASSERT_TRUE(enc.ok());
   h.fake("a").script_unwrap({.delay = 300ms});
-  auto first = h.decrypt_async(enc->encoded, 2s, h.engine().make_strand());
-  std::this_thread::sleep_for(20ms);
-  auto second = h.decrypt_async(enc->encoded, 2s, h.engine().make_strand());  // queued
-  std::this_thread::sleep_for(20ms);
-  auto third = h.decrypt(enc->encoded);  // no room
-  ASSERT_FALSE(third.ok());
-  EXPECT_EQ(third.error().code(), Code::resource_exhausted);
-  EXPECT_TRUE(first.get().ok());
-  EXPECT_TRUE(second.get().ok());
+  auto first = h.decrypt_async(enc->encoded, 2s);
+  h.settle();
+  auto second = h.decrypt_async(enc->encoded, 2s);  // queued
+  h.settle();
+  auto third = h.decrypt_async(enc->encoded, 2s);   // no room
+  h.settle();
+  ASSERT_TRUE(third.ready());
+  auto t = third.result.get();
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().code(), Code::resource_exhausted);
+  h.step(600ms);
+  ASSERT_TRUE(h.wait(first) && h.wait(second));
+  EXPECT_TRUE(first.result.get().ok());
+  EXPECT_TRUE(second.result.get().ok());
+}
+
+TEST(Engine, CallQueuedBehindASaturatedProviderIsHedged) {
+  PolicySpec spec;
+  spec.threshold = 1;
+  spec.slots = {{"a"}, {"b"}};
+  spec.max_inflight = 1;
+  EngineHarness h(spec, kStepping);
+  auto enc = h.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok());
+  teach_latency(h, {{"a", 1ms}, {"b", 4ms}});
+  h.fake("b").script_unwrap({.delay = 4ms});
+  // Someone else holds a's only call slot.
+  std::optional<Permit> held;
+  h.managed("a").limiter().async_acquire([&](Error e, Permit p) {
+    ASSERT_TRUE(e.ok());
+    held = std::move(p);
+  });
+  h.settle();
+  ASSERT_TRUE(held && held->held());
+  const auto start = Clock::now();
+  auto pending = h.decrypt_async(enc->encoded, 2s);
+  h.step(50ms);
+  ASSERT_TRUE(h.wait(pending)) << "the queued call was never hedged";
+  auto plain = pending.result.get();
+  ASSERT_TRUE(plain.ok()) << plain.error().message();
+  EXPECT_LT(pending.took(start), 50ms);
+  EXPECT_EQ(h.fake("a").unwraps(), 0);
+  EXPECT_EQ(h.fake("b").unwraps(), 1);
+}
+
+TEST(Engine, ProviderTimeoutCountsFromTheQueueAndSparesTheProvidersHealth) {
+  PolicySpec spec;
+  spec.threshold = 1;
+  spec.slots = {{"a"}};
+  spec.max_inflight = 1;
+  spec.provider_timeout = 100ms;
+  EngineHarness h(spec, kStepping);
+  auto enc = h.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok());
+  std::optional<Permit> held;
+  h.managed("a").limiter().async_acquire([&](Error, Permit p) { held = std::move(p); });
+  h.settle();
+  const auto start = Clock::now();
+  auto pending = h.decrypt_async(enc->encoded, 5s);
+  h.step(100ms);
+  ASSERT_TRUE(h.wait(pending)) << "a queued call must not wait for the request deadline";
+  auto plain = pending.result.get();
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.error().code(), Code::resource_exhausted) << plain.error().message();
+  EXPECT_EQ(pending.took(start), 100ms);
+  EXPECT_TRUE(h.managed("a").healthy());
 }
 
 TEST(Engine, EnvelopeFitsKubernetesLimitsWithEightSlots) {
@@ -417,6 +540,168 @@ TEST(Engine, EnvelopeFitsKubernetesLimitsWithEightSlots) {
   auto plain = h.decrypt(enc->encoded);
   ASSERT_TRUE(plain.ok()) << plain.error().message();
   EXPECT_TRUE(plain->equals(kSeed));
+}
+
+// --- The policy in force decides what an envelope may claim (DESIGN §3.8) --
+
+/// What an attacker with write access to etcd builds: a header of their own
+/// choosing, whose shares of a key K' they picked were wrapped by real,
+/// configured providers (one KMS admin can get that much).
+envelope::Encoded forge(EngineHarness& h, unsigned threshold,
+                        const std::vector<std::string>& slot_providers, ByteView plaintext) {
+  SecretBytes key = SecretBytes::random(aead::kKeySize);
+  envelope::Envelope env;
+  env.threshold = static_cast<std::uint8_t>(threshold);
+  random_fill(env.nonce);
+  auto shares = shamir::split(key.view(), threshold, static_cast<unsigned>(slot_providers.size()));
+  EXPECT_TRUE(shares.ok());
+  for (std::size_t i = 0; i < slot_providers.size(); ++i) {
+    const auto& share = shares.value()[i];
+    Bytes context = envelope::share_context(env.nonce, env.threshold, share.x);
+    std::optional<std::pair<Error, providers::WrapResult>> got;
+    h.fake(slot_providers[i]).async_wrap(testing::within(), context, share.y.view(),
+                                         [&](Error e, providers::WrapResult w) {
+                                           got.emplace(std::move(e), std::move(w));
+                                         });
+    h.settle();
+    EXPECT_TRUE(got && got->first.ok());
+    env.slots.push_back({share.x, {{slot_providers[i], got->second.key_version,
+                                    std::move(got->second.wrapped)}}});
+  }
+  env.header_bytes = envelope::encode_header(env);
+  env.sealed = aead::seal(key.view(), env.nonce, envelope::additional_data(env), plaintext).value();
+  return envelope::encode(env, {}).value();
+}
+
+TEST(EngineTrust, ForgedLowThresholdEnvelopeWithOneProvidersShareIsRefused) {
+  EngineHarness h(three_slots(2), kStepping);
+  const Bytes chosen = to_bytes("attacker-chosen plaintext, 32 b.");
+  envelope::Encoded forged = forge(h, 1, {"a"}, chosen);
+  const int asked = h.fake("a").unwraps();
+  auto plain = h.decrypt(forged);
+  ASSERT_FALSE(plain.ok()) << "a single KMS forged a plaintext under 2-of-3";
+  EXPECT_EQ(plain.error().code(), Code::invalid_argument);
+  EXPECT_TRUE(contains(plain.error().message(), "threshold 1")) << plain.error().message();
+  EXPECT_EQ(h.fake("a").unwraps(), asked) << "no provider is asked for a refused envelope";
+  EXPECT_EQ(h.engine().counters().forgeries_refused, 1u);
+}
+
+TEST(EngineTrust, TwoProvidersOfOnePolicySlotCannotStandForTwoEnvelopeSlots) {
+  PolicySpec spec;
+  spec.threshold = 2;
+  spec.slots = {{"aws-eu", "aws-us"}, {"hsm"}, {"vault"}};
+  EngineHarness h(spec, kStepping);
+  const Bytes chosen = to_bytes("attacker-chosen plaintext, 32 b.");
+  envelope::Encoded forged = forge(h, 2, {"aws-eu", "aws-us"}, chosen);
+  auto plain = h.decrypt(forged);
+  ASSERT_FALSE(plain.ok()) << "one AWS account forged a plaintext under 2-of-3";
+  EXPECT_EQ(plain.error().code(), Code::invalid_argument);
+  EXPECT_TRUE(contains(plain.error().message(), "both stand for policy slot 0"))
+      << plain.error().message();
+  // And an honest envelope of the same policy still opens.
+  auto enc = h.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok());
+  auto good = h.decrypt(enc->encoded);
+  ASSERT_TRUE(good.ok()) << good.error().message();
+}
+
+TEST(EngineTrust, AnEnvelopeSlotMayNotMixProvidersOfTwoPolicySlots) {
+  PolicySpec spec;
+  spec.threshold = 2;
+  spec.slots = {{"a"}, {"b"}, {"c"}};
+  EngineHarness h(spec, kStepping);
+  auto enc = h.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok());
+  auto env = envelope::parse(enc->encoded.ciphertext, enc->encoded.annotations).value();
+  // Move b's wrap into a's slot: one envelope slot now names a and b.
+  env.slots[0].wraps.push_back(env.slots[1].wraps[0]);
+  env.slots.erase(env.slots.begin() + 1);
+  env.header_bytes = envelope::encode_header(env);
+  auto plain = h.decrypt(envelope::encode(env, {}).value());
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.error().code(), Code::invalid_argument);
+  EXPECT_TRUE(contains(plain.error().message(), "names providers of policy slots"))
+      << plain.error().message();
+}
+
+TEST(EngineTrust, EnvelopesOfAnEarlierPolicyOpenOnlyWhileItIsListedAndAreCounted) {
+  PolicySpec old_policy;
+  old_policy.threshold = 1;
+  old_policy.slots = {{"a"}, {"b"}};
+  PolicySpec stricter = old_policy;
+  stricter.threshold = 2;
+  // Each harness has fakes with keys of their own, so the k = 1 envelope an
+  // operator wrote under the old policy is made with the reader's providers.
+  EngineHarness refusing(stricter, kStepping);
+  envelope::Encoded k1 = forge(refusing, 1, {"a", "b"}, kSeed);
+  auto refused = refusing.decrypt(k1);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), Code::invalid_argument);
+
+  stricter.previous = {{1, {{"a"}, {"b"}}}};
+  EngineHarness accepting(stricter, kStepping);
+  envelope::Encoded k1_again = forge(accepting, 1, {"a", "b"}, kSeed);
+  auto plain = accepting.decrypt(k1_again);
+  ASSERT_TRUE(plain.ok()) << plain.error().message();
+  EXPECT_TRUE(plain->equals(kSeed));
+  EXPECT_EQ(accepting.engine().counters().earlier_policy_reads, 1u);
+  // A fresh envelope meets the current policy and is not counted.
+  auto enc = accepting.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok());
+  ASSERT_TRUE(accepting.decrypt(enc->encoded).ok());
+  EXPECT_EQ(accepting.engine().counters().earlier_policy_reads, 1u);
+}
+
+TEST(EngineTrust, AKeyVersionTheProviderDoesNotOwnIsNeverSentToIt) {
+  EngineHarness h(three_slots(1), kStepping);
+  auto enc = h.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok());
+  auto env = envelope::parse(enc->encoded.ciphertext, enc->encoded.annotations).value();
+  for (auto& slot : env.slots) slot.wraps[0].key_version = "fake:foreign-account:v1";
+  env.header_bytes = envelope::encode_header(env);
+  auto plain = h.decrypt(envelope::encode(env, {}).value());
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.error().code(), Code::invalid_argument) << plain.error().message();
+  EXPECT_EQ(h.fake("a").unwraps() + h.fake("b").unwraps() + h.fake("c").unwraps(), 0);
+}
+
+TEST(EngineTrust, ThreeReadsOfACorruptObjectLeaveAHealthyProvidersBreakerClosed) {
+  EngineHarness h(three_slots(1, 1), kStepping);
+  auto enc = h.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok());
+  auto env = envelope::parse(enc->encoded.ciphertext, enc->encoded.annotations).value();
+  envelope::Envelope foreign = env;
+  for (auto& slot : foreign.slots) slot.wraps[0].key_version = "fake:unknown:v9";
+  foreign.header_bytes = envelope::encode_header(foreign);
+  envelope::Envelope tampered = env;
+  for (auto& slot : tampered.slots) slot.wraps[0].wrapped.back() ^= 1;
+  for (const auto* bad : {&foreign, &tampered}) {
+    for (int i = 0; i < 5; ++i) {
+      auto plain = h.decrypt(envelope::encode(*bad, {}).value());
+      ASSERT_FALSE(plain.ok());
+      EXPECT_EQ(plain.error().code(), Code::invalid_argument) << plain.error().message();
+    }
+  }
+  for (auto n : {"a", "b", "c"}) EXPECT_TRUE(h.managed(n).healthy()) << n;
+  EXPECT_TRUE(h.engine().status().healthy);
+}
+
+TEST(EngineTrust, TheSearchForAgreeingSharesIsBounded) {
+  // 16 slots, k = 8, every provider lies: trying every 8-subset would be
+  // 12,870 GCM passes on the strand. The search stops at its bound.
+  PolicySpec spec;
+  spec.threshold = 8;
+  for (int i = 0; i < 16; ++i) spec.slots.push_back({"p" + std::to_string(i)});
+  spec.decrypt = config::DecryptStrategy::all;
+  EngineHarness h(spec, kStepping);
+  auto enc = h.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok());
+  for (int i = 0; i < 16; ++i) h.fake("p" + std::to_string(i)).script_unwrap({.garbage = true});
+  auto plain = h.decrypt(enc->encoded);
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.error().code(), Code::invalid_argument);
+  EXPECT_LE(h.engine().counters().combinations_tried, 64u);
+  EXPECT_GE(h.engine().counters().combinations_tried, 1u);
 }
 
 }  // namespace

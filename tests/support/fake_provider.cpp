@@ -13,6 +13,7 @@
 #include "providers/registry.hpp"
 
 #include "common/text.hpp"
+#include "support/wait.hpp"
 #include "envelope/aead.hpp"
 
 namespace trousseau::testing {
@@ -70,6 +71,10 @@ void FakeProvider::script_probe(Behaviour b) {
   probe_ = b;
   flip_ = Code::ok;
 }
+Behaviour FakeProvider::probe_behaviour() const {
+  std::lock_guard lock(mutex_);
+  return probe_;
+}
 void FakeProvider::flip_flop_probe(Code fail) { std::lock_guard lock(mutex_); flip_ = fail; }
 
 bool FakeProvider::owns_key_version(std::string_view key_version) const {
@@ -108,12 +113,11 @@ void FakeProvider::run(const providers::CallOptions& options, Behaviour b,
     });
   }
   ++in_flight_;
+  notify_waiters();
   timer->async_wait(asio::bind_executor(
       strand, [this, timer, b, slot, past_deadline, lease = options.lease,
                handler = std::move(handler),
                produce = std::move(produce)](boost::system::error_code ec) mutable {
-        --in_flight_;
-        lease.reset();  // the "backend" is done
         Error e;
         if (ec) {
           ++cancelled_;
@@ -124,6 +128,8 @@ void FakeProvider::run(const providers::CallOptions& options, Behaviour b,
         } else if (b.fail != Code::ok) {
           e = Error(b.fail, "scripted " + std::string(to_string(b.fail)));
         }
+        lease.reset();  // the "backend" is done
+        --in_flight_;
         // Hop to the caller's executor for the completion, and clear the
         // slot there: the caller emits on that executor, never on ours.
         produce([h = std::move(handler), slot](auto&&... args) mutable {
@@ -134,6 +140,7 @@ void FakeProvider::run(const providers::CallOptions& options, Behaviour b,
             std::move(h)(std::move(a)...);
           });
         }, std::move(e));
+        notify_waiters();
       }));
 }
 

@@ -41,6 +41,8 @@ class FakeProvider final : public providers::Provider {
   /// Probes alternate between healthy and `fail` on every call.
   void flip_flop_probe(Code fail);
 
+  Behaviour probe_behaviour() const;
+
   /// Appends this many bytes to every wrapped share (to test size limits).
   void set_wrap_padding(std::size_t n) { padding_ = n; }
 

@@ -12,6 +12,8 @@
 #include <set>
 #include <strings.h>
 
+#include "support/wait.hpp"
+
 namespace trousseau::testing {
 
 namespace {
@@ -57,7 +59,7 @@ LocalHttpServer::LocalHttpServer(const TestPki* tls) {
   addr.sin_port = 0;
   socklen_t len = sizeof addr;
   if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listen_fd_, 64) != 0 ||
+      ::listen(listen_fd_, SOMAXCONN) != 0 ||
       ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     ADD_FAILURE() << "cannot listen on 127.0.0.1";
   }
@@ -133,13 +135,16 @@ void LocalHttpServer::accept_loop() {
     if (fds[1].revents != 0) return;
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
-    ++accepted_;
+    ++accepted_;  // before the worker answers anything on this connection
     {
       std::lock_guard lock(g_fds_mutex);
       fds_.insert(fd);
     }
-    std::lock_guard lock(mutex_);
-    workers_.emplace_back([this, fd] { serve(fd); });
+    {
+      std::lock_guard lock(mutex_);
+      workers_.emplace_back([this, fd] { serve(fd); });
+    }
+    notify_waiters();
   }
 }
 
@@ -183,6 +188,7 @@ void LocalHttpServer::serve(int fd) {
       std::lock_guard lock(mutex_);
       seen_.push_back(req);
     }
+    notify_waiters();  // outside mutex_: waiters take it to read the counters
     Reply r = next_reply();
     if (r.hang) {
       while (c.read(chunk, sizeof chunk) > 0) {
@@ -204,11 +210,15 @@ done:
     fds_.erase(fd);
   }
   ::close(fd);
-  if (client_closed && !stopping_) {
+  if (stopping_) return;
+  if (client_closed) {
     std::lock_guard lock(mutex_);
     ++closed_by_client_;
     changed_.notify_all();
+  } else {
+    ++closed_by_server_;
   }
+  notify_waiters();
 }
 
 }  // namespace trousseau::testing

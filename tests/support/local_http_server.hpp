@@ -1,6 +1,10 @@
 // A scriptable HTTP/1.1 (or HTTPS) server on 127.0.0.1 for client and
 // provider tests: canned replies, throttling, 5xx, hangs, and a record of
-// what it saw, including when the client closed the connection.
+// what it saw, including who closed each connection.
+//
+// Every change of its counters wakes testing::wait_until(), so a test waits
+// for the state it needs (`wait_until([&] { return s.requests() == 2; })`)
+// instead of sleeping.
 #pragma once
 
 #include <atomic>
@@ -59,7 +63,12 @@ class LocalHttpServer {
   void script(std::vector<Reply> replies);
 
   int accepted() const { return accepted_; }
+  /// Connections the client closed (while the server was reading).
   int closed_by_client() const { return closed_by_client_; }
+  /// Connections the server ended: after a `close` or `drop` reply, a failed
+  /// TLS handshake or a failed write.
+  int closed_by_server() const { return closed_by_server_; }
+  /// Requests read in full, counted before the reply is sent.
   int requests() const;
   std::vector<SeenRequest> seen() const;
   /// Waits until at least `n` connections were closed by the client.
@@ -83,7 +92,7 @@ class LocalHttpServer {
   std::vector<SeenRequest> seen_;
   std::set<int> fds_;  ///< open client sockets, guarded by a file-local mutex
   std::atomic<bool> stopping_{false};
-  std::atomic<int> accepted_{0}, closed_by_client_{0};
+  std::atomic<int> accepted_{0}, closed_by_client_{0}, closed_by_server_{0};
 };
 
 }  // namespace trousseau::testing

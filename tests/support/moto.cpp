@@ -213,6 +213,11 @@ void MotoServer::create_alias(const std::string& alias, const std::string& key_i
                                                                 {"TargetKeyId", key_id}}));
 }
 
+void MotoServer::update_alias(const std::string& alias, const std::string& key_id) {
+  kms("UpdateAlias", boost::json::serialize(boost::json::object{{"AliasName", alias},
+                                                                {"TargetKeyId", key_id}}));
+}
+
 void MotoServer::disable_key(const std::string& key_id) {
   // moto 5 looks DisableKey up by bare key id only.
   const auto slash = key_id.rfind("key/");

@@ -52,6 +52,8 @@ class MotoServer {
   /// material is still new, as moto draws it from os.urandom.
   void seed(unsigned value);
   void create_alias(const std::string& alias, const std::string& key_id);
+  /// Re-points an existing alias (UpdateAlias).
+  void update_alias(const std::string& alias, const std::string& key_id);
   void disable_key(const std::string& key_id);
   void rotate_key(const std::string& key_id);  ///< RotateKeyOnDemand
 
