@@ -112,5 +112,46 @@ TEST(Config, ParsesDurations) {
   EXPECT_FALSE(parse_duration("1.5s").has_value());
 }
 
+TEST(Config, EarlierPoliciesStayAcceptedAndMayNameRetiredProviders) {
+  Diagnostics d;
+  auto cfg = load_string(R"(
+socket: /run/trousseau/kms.sock
+policy:
+  threshold: 2
+  slots: [{providers: [a]}, {providers: [b]}, {providers: [c]}]
+  previous:
+    - threshold: 1
+      slots: [{providers: [a]}, {providers: [old]}]
+providers:
+  - {name: a, type: keyfile, path: /keys/a}
+  - {name: b, type: keyfile, path: /keys/b}
+  - {name: c, type: keyfile, path: /keys/c}
+  - {name: old, type: keyfile, path: /keys/old}
+)", d);
+  ASSERT_TRUE(cfg.has_value()) << (d.errors().empty() ? "" : d.errors()[0]);
+  ASSERT_EQ(cfg->policy.previous.size(), 1u);
+  EXPECT_EQ(cfg->policy.previous[0].threshold, 1u);
+  EXPECT_EQ(cfg->policy.previous[0].slots,
+            (std::vector<std::vector<std::string>>{{"a"}, {"old"}}));
+}
+
+TEST(Config, EarlierPoliciesAreCheckedLikeTheCurrentOne) {
+  Diagnostics d;
+  auto cfg = load_string(R"(
+policy:
+  threshold: 1
+  slots: [{providers: [a]}]
+  previous:
+    - threshold: 3
+      slots: [{providers: [a, ghost]}, {providers: [a]}]
+providers:
+  - {name: a, type: keyfile, path: /keys/a}
+)", d);
+  EXPECT_FALSE(cfg.has_value());
+  EXPECT_TRUE(has_error(d, "policy.previous[0].threshold")) << d.errors()[0];
+  EXPECT_TRUE(has_error(d, "provider 'ghost' is not defined"));
+  EXPECT_TRUE(has_error(d, "provider 'a' is already used in slot 0"));
+}
+
 }  // namespace
 }  // namespace trousseau::config

@@ -5,7 +5,13 @@
 #include <filesystem>
 #include <random>
 
+#include <boost/asio/io_context.hpp>
+
+#include "envelope/aead.hpp"
+#include "envelope/format.hpp"
 #include "kms/kms_client.hpp"
+#include "providers/keyfile/keyfile_provider.hpp"
+#include "support/call_options.hpp"
 #include "kms/kubernetes_limits.hpp"
 #include "support/fake_provider.hpp"
 #include "support/running_server.hpp"
@@ -183,6 +189,47 @@ TEST_F(Conformance, ReorderedCiphertextsAreInvalidArgument) {
   std::string swapped = ct;
   std::swap_ranges(swapped.begin() + 8, swapped.begin() + 24, swapped.begin() + 40);
   EXPECT_EQ(decrypt_code(swapped, resp.annotations(), seed), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+/// The attack of DESIGN §3.8, over the socket: someone who can write etcd
+/// and get one KMS (here: read key-a's file) to wrap a share builds a k = 1
+/// envelope around a K' of their choosing. Under the 2-of-3 policy it must
+/// be refused, through both API versions.
+TEST_F(Conformance, ForgedLowThresholdEnvelopeFromOneProviderIsRefused) {
+  boost::asio::io_context io;
+  providers::keyfile::KeyfileProvider key_a("key-a", server.dir().file("keys/a.key"),
+                                            io.get_executor());
+  SecretBytes chosen_key = SecretBytes::random(32);
+  envelope::Envelope env;
+  env.threshold = 1;
+  random_fill(env.nonce);
+  const Bytes context = envelope::share_context(env.nonce, 1, 1);
+  providers::WrapResult wrapped;
+  key_a.async_wrap(::trousseau::testing::within(), context, chosen_key.view(),
+                   [&](Error e, providers::WrapResult w) {
+                     ASSERT_TRUE(e.ok()) << e.message();
+                     wrapped = std::move(w);
+                   });
+  io.run();
+  env.slots.push_back({1, {{"key-a", wrapped.key_version, wrapped.wrapped}}});
+  env.header_bytes = envelope::encode_header(env);
+  const std::string chosen = "attacker-chosen plaintext, 32 b.";
+  env.sealed = aead::seal(chosen_key.view(), env.nonce, envelope::additional_data(env),
+                          as_bytes(chosen))
+                   .value();
+  auto encoded = envelope::encode(env, {}).value();
+  const std::string ct(as_chars(encoded.ciphertext));
+
+  v2::DecryptResponse out;
+  grpc::Status st = client.decrypt(ct, "key", {}, out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_NE(st.error_message().find("threshold 1"), std::string::npos) << st.error_message();
+  EXPECT_TRUE(out.plaintext().empty());
+
+  v1beta1::DecryptResponse out1;
+  grpc::Status st1 = client.v1_decrypt(ct, out1);
+  EXPECT_EQ(st1.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st1.error_message();
+  EXPECT_TRUE(out1.plain().empty());
 }
 
 TEST_F(Conformance, RemovingOneKeyFileOfThreeKeepsDecryptWorking) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "kms/kms_client.hpp"
 #include "support/fake_provider.hpp"
 #include "support/running_server.hpp"
+#include "support/wait.hpp"
 
 namespace trousseau::kms {
 namespace {
@@ -107,7 +109,7 @@ policy: {threshold: 1, slots: [{providers: [slow]}]}
     grpc::Status st = client.decrypt(enc.ciphertext(), enc.key_id(), enc.annotations(), out);
     return std::make_pair(st, out.plaintext());
   });
-  std::this_thread::sleep_for(50ms);  // the call is in flight
+  ASSERT_TRUE(testing::wait_until([&] { return fake->in_flight() == 1; }));  // in flight
   server.server().shutdown(2s);
   auto [st, plain] = pending.get();
   EXPECT_TRUE(st.ok()) << st.error_message();
@@ -133,6 +135,22 @@ TEST(Server, SigtermStopsTheProcessWithExitZero) {
   grpc::Status status = client.status(st);  // wait-for-ready: waits for the socket
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(st.healthz(), "ok");
+  // The process holds keys: no core file may ever be written.
+  std::ifstream limits("/proc/" + std::to_string(pid) + "/limits");
+  std::string line, core;
+  while (std::getline(limits, line)) {
+    if (line.rfind("Max core file size", 0) == 0) core = line;
+  }
+  EXPECT_NE(core.find(" 0 "), std::string::npos) << core;
+  EXPECT_EQ(core.find("unlimited"), std::string::npos) << core;
+  // The socket is private, and its staging directory is gone.
+  struct ::stat sst {};
+  ASSERT_EQ(::stat(socket.c_str(), &sst), 0);
+  EXPECT_EQ(sst.st_mode & 0777, 0600u);
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_EQ(entry.path().filename().string().rfind(".trousseau-", 0), std::string::npos)
+        << entry.path();
+  }
   ASSERT_EQ(::kill(pid, SIGTERM), 0);
   int wstatus = 0;
   ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
