@@ -56,7 +56,12 @@ Error save_rotation_state(const std::string& path, const RotationState& state) {
   std::error_code ec;
   std::filesystem::create_directories(p.parent_path(), ec);
   const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // O_EXCL | O_NOFOLLOW: never write through a link or into a file someone
+  // else prepared. A temp file left by a crash (or planted) is removed
+  // (unlink removes a link, never its target) and creation tried once more.
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int fd = ::open(tmp.c_str(), kFlags, 0600);
+  if (fd < 0 && errno == EEXIST && ::unlink(tmp.c_str()) == 0) fd = ::open(tmp.c_str(), kFlags, 0600);
   if (fd < 0) return unavailable("cannot write " + tmp + ": " + std::strerror(errno));
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
             ::fsync(fd) == 0;
