@@ -17,8 +17,8 @@
 #include <string>
 #include <tuple>
 
-#include "common/error.hpp"
 #include "common/clock.hpp"
+#include "common/error.hpp"
 #include "providers/completion.hpp"
 #include "providers/provider.hpp"
 
@@ -62,32 +62,82 @@ class BlockingCall {
   asio::any_io_executor io_;
 };
 
+/// The provider's threads for blocking calls, and the bound on the calls
+/// waiting for one: at most `threads + max_waiting` calls are admitted at
+/// once (running, queued, or queued but cancelled and not yet skipped).
+/// A call beyond that is refused, so a stuck token cannot pile up work
+/// without limit behind it.
+class BlockingPool {
+ public:
+  BlockingPool(unsigned threads, unsigned max_waiting)
+      : pool_(threads), threads_(threads), max_waiting_(max_waiting) {}
+  ~BlockingPool() { join(); }
+  BlockingPool(const BlockingPool&) = delete;
+  BlockingPool& operator=(const BlockingPool&) = delete;
+
+  /// Lets queued calls finish (or skip, if cancelled or late).
+  void join() { pool_.join(); }
+
+  /// Takes a place for one call; false when all are taken.
+  bool try_admit() {
+    unsigned n = admitted_.load(std::memory_order_relaxed);
+    do {
+      if (n >= threads_ + max_waiting_) return false;
+    } while (!admitted_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+    return true;
+  }
+  /// Gives back the place of a call that returned or was skipped.
+  void release() { admitted_.fetch_sub(1, std::memory_order_relaxed); }
+
+  Error busy() const {
+    return Error(Code::resource_exhausted, "all " + std::to_string(threads_) +
+                                               " PKCS#11 threads are busy and " +
+                                               std::to_string(max_waiting_) +
+                                               " calls wait for one (thread_queue)");
+  }
+
+  asio::thread_pool& executor_pool() { return pool_; }
+
+ private:
+  asio::thread_pool pool_;
+  const unsigned threads_;
+  const unsigned max_waiting_;
+  std::atomic<unsigned> admitted_{0};
+};
+
 /// Starts `work` (returning std::tuple<Error, Ts...>) on `pool`, completing
-/// `handler` through `io`. A cancellation emitted on the handler's slot
-/// completes it with Code::cancelled at once: a call not yet started is
-/// skipped, one already running has its result discarded. A call still
-/// queued at `options.deadline` is skipped with Code::deadline_exceeded.
+/// `handler` through `io`, never inline. When the pool has no place left
+/// (BlockingPool::try_admit) the handler gets Code::resource_exhausted at
+/// once. A cancellation emitted on the handler's slot completes it with
+/// Code::cancelled at once: a call not yet started is skipped, one already
+/// running has its result discarded. A call still queued at
+/// `options.deadline` is skipped with Code::deadline_exceeded.
 /// `options.lease` is held until the device has really returned (or the
 /// call was skipped), so back-pressure counts the work the HSM is doing,
-/// not the answers we are still waiting for. `who` prefixes the
-/// cancellation message.
+/// not the answers we are still waiting for.
 template <typename... Ts, typename Work>
-void run_blocking(asio::thread_pool& pool, const asio::any_io_executor& io,
-                  const CallOptions& options,
-                  asio::any_completion_handler<void(Error, Ts...)> handler, std::string who,
-                  Work work) {
+void run_blocking(BlockingPool& pool, const asio::any_io_executor& io, const CallOptions& options,
+                  asio::any_completion_handler<void(Error, Ts...)> handler, Work work) {
+  if (!pool.try_admit()) {
+    post_completion(io, std::move(handler), pool.busy(), Ts{}...);
+    return;
+  }
   auto call = std::make_shared<BlockingCall<Ts...>>(std::move(handler), io);
   if (asio::cancellation_slot slot = call->slot(); slot.is_connected()) {
-    slot.assign([call, who = std::move(who)](asio::cancellation_type type) {
+    slot.assign([call](asio::cancellation_type type) {
       if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial |
                    asio::cancellation_type::total)) == asio::cancellation_type::none) {
         return;
       }
-      if (call->claim()) call->complete(Error(Code::cancelled, who + ": cancelled"), Ts{}...);
+      if (call->claim()) call->complete(Error(Code::cancelled, "cancelled"), Ts{}...);
     });
   }
-  asio::post(pool, [call, work = std::move(work), deadline = options.deadline,
-                    lease = options.lease]() mutable {
+  asio::post(pool.executor_pool(), [&pool, call, work = std::move(work),
+                                    deadline = options.deadline, lease = options.lease]() mutable {
+    struct Release {
+      BlockingPool& pool;
+      ~Release() { pool.release(); }
+    } release{pool};
     if (call->claimed()) return;  // cancelled before it started
     if (Clock::now() >= deadline) {
       if (call->claim()) {

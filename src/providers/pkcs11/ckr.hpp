@@ -32,4 +32,9 @@ bool ckr_session_unusable(CK_RV rv);
 /// True when the cached key handle no longer names an object.
 bool ckr_key_handle_stale(CK_RV rv);
 
+/// True when C_Login refused the PIN itself (wrong, malformed, expired,
+/// locked): the same PIN will be refused again, and each try may bring the
+/// token closer to locking it.
+bool ckr_pin_refused(CK_RV rv);
+
 }  // namespace trousseau::providers::pkcs11

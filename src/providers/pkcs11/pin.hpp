@@ -2,6 +2,8 @@
 // environment variable, never the PIN itself.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <string>
 
 #include "common/error.hpp"
@@ -12,10 +14,42 @@ namespace trousseau::providers::pkcs11 {
 struct PinSource {
   std::string file;  ///< read at each login; one trailing newline is dropped
   std::string env;   ///< the variable's name; used when `file` is empty
+
+  /// "PIN file /etc/trousseau/hsm.pin" or "PIN variable HSM_PIN": for
+  /// messages. Never the PIN.
+  std::string describe() const;
 };
 
-/// Reads the PIN now, so a rotated PIN file is picked up at the next login.
-/// The caller wipes it (SecretBytes does) as soon as C_Login returns.
-Result<SecretBytes> read_pin(const PinSource& source);
+/// One version of the PIN, told apart without keeping the PIN: for a file,
+/// its identity and content version (st_dev, st_ino, st_size, st_mtim); for
+/// a variable, a digest of its value under a per-process random salt.
+/// Rewriting a file changes its mtime, replacing it (rename, a Kubernetes
+/// Secret update) its inode.
+struct PinVersion {
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+  std::int64_t size = 0;
+  std::int64_t mtime_sec = 0;
+  std::int64_t mtime_nsec = 0;
+  std::array<std::uint8_t, 32> digest{};
+
+  bool operator==(const PinVersion&) const = default;
+};
+
+struct Pin {
+  SecretBytes value;
+  PinVersion version;  ///< of the source as it was read
+};
+
+/// The source's current version, without reading the PIN. A PIN file must
+/// be a regular file, not a symlink, and neither readable nor writable by
+/// group or others (as key files): anything else is
+/// Code::failed_precondition naming the path.
+Result<PinVersion> pin_version(const PinSource& source);
+
+/// Reads the PIN now, with the same checks, so a rotated PIN file is picked
+/// up at the next login. The caller wipes it (SecretBytes does) as soon as
+/// C_Login returns.
+Result<Pin> read_pin(const PinSource& source);
 
 }  // namespace trousseau::providers::pkcs11

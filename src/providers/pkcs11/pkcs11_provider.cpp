@@ -32,17 +32,18 @@ std::string identity_of(const Token& token, const Key& key) {
 Result<std::unique_ptr<Pkcs11Provider>> Pkcs11Provider::create(const std::string& name,
                                                                const Settings& s,
                                                                asio::any_io_executor io) {
-  const std::string who = "pkcs11 " + name;
+  // Whoever calls create() names the provider in its errors (the server
+  // does); these say only what failed.
   // Checked here even when the token is logged in already (by another
-  // provider: the login belongs to the process), so a missing PIN shows now.
-  if (Result<SecretBytes> pin = read_pin(s.pin); !pin.ok()) return pin.error().prefixed(who);
+  // provider: the login belongs to the process), so a missing PIN, or one
+  // in a file others can read, shows now.
+  if (Result<PinVersion> pin = pin_version(s.pin); !pin.ok()) return pin.error();
   Result<std::unique_ptr<Module>> module = Module::load(s.module);
-  if (!module.ok()) return module.error().prefixed(who);
+  if (!module.ok()) return module.error();
   const CK_FUNCTION_LIST& api = (*module)->api();
   Result<Token> token = find_token(api, s.token_label, s.slot);
-  if (!token.ok()) return token.error().prefixed(who);
-  const std::string where =
-      who + ": token '" + token->label + "' (slot " + std::to_string(token->slot) + ")";
+  if (!token.ok()) return token.error();
+  const std::string where = "token '" + token->label + "' (slot " + std::to_string(token->slot) + ")";
 
   auto sessions = std::make_unique<SessionPool>(api, token->slot, s.pin, s.sessions, s.read_write);
   KeySelector selector{s.key_label, s.key_id};
@@ -60,14 +61,15 @@ Result<std::unique_ptr<Pkcs11Provider>> Pkcs11Provider::create(const std::string
                                                 " bytes; give it a shorter CKA_ID");
   }
   log::info("provider=" + name + " msg=\"PKCS#11 key ready\" key_identity=" + identity);
-  return std::unique_ptr<Pkcs11Provider>(
-      new Pkcs11Provider(name, std::move(module.value()), std::move(sessions), std::move(selector),
-                         std::move(key.value()), std::move(identity), s.threads, std::move(io)));
+  return std::unique_ptr<Pkcs11Provider>(new Pkcs11Provider(
+      name, std::move(module.value()), std::move(sessions), std::move(selector),
+      std::move(key.value()), std::move(identity), s.threads, s.thread_queue, std::move(io)));
 }
 
 Pkcs11Provider::Pkcs11Provider(std::string name, std::unique_ptr<Module> module,
                                std::unique_ptr<SessionPool> sessions, KeySelector selector, Key key,
-                               std::string identity, unsigned threads, asio::any_io_executor io)
+                               std::string identity, unsigned threads, unsigned thread_queue,
+                               asio::any_io_executor io)
     : Provider(std::move(name), "pkcs11"),
       module_(std::move(module)),
       sessions_(std::move(sessions)),
@@ -76,7 +78,7 @@ Pkcs11Provider::Pkcs11Provider(std::string name, std::unique_ptr<Module> module,
       key_(key.handle),
       identity_(std::move(identity)),
       io_(std::move(io)),
-      pool_(threads) {}
+      pool_(threads, thread_queue) {}
 
 Pkcs11Provider::~Pkcs11Provider() {
   pool_.join();  // lets queued calls finish (or skip, if cancelled) before the sessions close
@@ -90,6 +92,9 @@ Error Pkcs11Provider::with_session(Op op) {
     Result<SessionPool::Lease> lease = sessions_->acquire();
     if (!lease.ok()) return lease.error();
     if (refind_key) {
+      // After a C_Logout the sessions stay open but the private key is gone
+      // from them until we log in again.
+      if (Error e = sessions_->ensure_login(*lease); !e.ok()) return e;
       Result<Key> key = find_key(module_->api(), lease->handle(), selector_);
       if (!key.ok()) return key.error();
       if (key->id != key_id_) {
@@ -100,10 +105,15 @@ Error Pkcs11Provider::with_session(Op op) {
     }
     rv = op(lease->handle(), key_.load());
     if (rv.ok()) return {};
-    if (!ckr_session_unusable(rv.value) && !ckr_key_handle_stale(rv.value)) break;
-    // A lost session or a dead key handle: both follow a logout or a
-    // re-inserted token, which ends the other sessions and handles too.
-    lease->discard();
+    if (ckr_session_unusable(rv.value)) {
+      // A lost session usually follows a logout or a re-inserted token,
+      // which ends the other sessions and the key handle too.
+      lease->discard();
+    } else if (!ckr_key_handle_stale(rv.value)) {
+      break;
+    }
+    // A dead key handle alone leaves the session usable: closing it could
+    // close the token's last session and log us out.
     refind_key = true;
   }
   return to_error(rv);
@@ -137,16 +147,17 @@ Error Pkcs11Provider::self_test() {
 
 void Pkcs11Provider::wrap_impl(const CallOptions& options, ByteView context, ByteView share,
                                asio::any_completion_handler<WrapSignature> handler) {
-  run_blocking(pool_, io_, options, std::move(handler), who(),
+  run_blocking(pool_, io_, options, std::move(handler),
                [this, context = Bytes(context.begin(), context.end()), share = SecretBytes(share)] {
                  WrapResult result;
                  Error e = seal(context, share.view(), result.wrapped);
                  if (e.ok()) result.key_version = identity_;
-                 return std::tuple<Error, WrapResult>(e.prefixed(who()), std::move(result));
+                 return std::tuple<Error, WrapResult>(std::move(e), std::move(result));
                });
 }
 
-void Pkcs11Provider::unwrap_impl(const CallOptions& options, ByteView context, std::string_view key_version, ByteView wrapped,
+void Pkcs11Provider::unwrap_impl(const CallOptions& options, ByteView context,
+                                 std::string_view key_version, ByteView wrapped,
                                  asio::any_completion_handler<UnwrapSignature> handler) {
   Error early;
   if (!owns_key_version(key_version)) {
@@ -156,21 +167,22 @@ void Pkcs11Provider::unwrap_impl(const CallOptions& options, ByteView context, s
     early = integrity_error("wrapped share too short");
   }
   if (!early.ok()) {
-    post_completion(io_, std::move(handler), early.prefixed(who()), SecretBytes());
+    post_completion(io_, std::move(handler), std::move(early), SecretBytes());
     return;
   }
-  run_blocking(pool_, io_, options, std::move(handler), who(),
+  run_blocking(pool_, io_, options, std::move(handler),
                [this, context = Bytes(context.begin(), context.end()),
                 wrapped = Bytes(wrapped.begin(), wrapped.end())] {
                  SecretBytes share;
                  Error e = open(context, wrapped, share);
-                 return std::tuple<Error, SecretBytes>(e.prefixed(who()), std::move(share));
+                 return std::tuple<Error, SecretBytes>(std::move(e), std::move(share));
                });
 }
 
-void Pkcs11Provider::probe_impl(const CallOptions& options, asio::any_completion_handler<ProbeSignature> handler) {
-  run_blocking(pool_, io_, options, std::move(handler), who(),
-               [this] { return std::tuple<Error>(self_test().prefixed(who())); });
+void Pkcs11Provider::probe_impl(const CallOptions& options,
+                                asio::any_completion_handler<ProbeSignature> handler) {
+  run_blocking(pool_, io_, options, std::move(handler),
+               [this] { return std::tuple<Error>(self_test()); });
 }
 
 namespace {

@@ -4,10 +4,10 @@
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <memory>
 #include <string>
 
+#include "providers/pkcs11/blocking_call.hpp"
 #include "providers/pkcs11/module.hpp"
 #include "providers/pkcs11/session_pool.hpp"
 #include "providers/pkcs11/settings.hpp"
@@ -18,10 +18,12 @@ namespace trousseau::providers::pkcs11 {
 
 /// Every PKCS#11 call runs on the provider's own pool of `threads` threads,
 /// never on the caller's: handlers complete on their associated executor
-/// via the io executor, never inline. Cancellation skips a call that has
-/// not started and discards the result of one that has (a token call
-/// cannot be interrupted); either way the handler gets Code::cancelled at
-/// once.
+/// via the io executor, never inline. At most `thread_queue` calls wait for
+/// a thread; one more is refused at once with Code::resource_exhausted.
+/// Cancellation skips a call that has not started and discards the result
+/// of one that has (a token call cannot be interrupted); either way the
+/// handler gets Code::cancelled at once, and the call's lease is kept until
+/// the token returns. Errors do not name the provider (the engine does).
 class Pkcs11Provider final : public Provider {
  public:
   /// Loads the module, finds the token, logs in and finds the key: start-up
@@ -41,24 +43,26 @@ class Pkcs11Provider final : public Provider {
  private:
   Pkcs11Provider(std::string name, std::unique_ptr<Module> module,
                  std::unique_ptr<SessionPool> sessions, KeySelector selector, Key key,
-                 std::string identity, unsigned threads, asio::any_io_executor io);
+                 std::string identity, unsigned threads, unsigned thread_queue,
+                 asio::any_io_executor io);
 
   void wrap_impl(const CallOptions& options, ByteView context, ByteView share,
                  asio::any_completion_handler<WrapSignature> handler) override;
-  void unwrap_impl(const CallOptions& options, ByteView context, std::string_view key_version, ByteView wrapped,
-                   asio::any_completion_handler<UnwrapSignature> handler) override;
-  void probe_impl(const CallOptions& options, asio::any_completion_handler<ProbeSignature> handler) override;
+  void unwrap_impl(const CallOptions& options, ByteView context, std::string_view key_version,
+                   ByteView wrapped, asio::any_completion_handler<UnwrapSignature> handler) override;
+  void probe_impl(const CallOptions& options,
+                  asio::any_completion_handler<ProbeSignature> handler) override;
 
-  /// Runs `op(session, key)` (returning Rv) on a pooled session; once more
-  /// on a fresh session, and a re-found key handle, when the first was
-  /// stale. Blocking.
+  /// Runs `op(session, key)` (returning Rv) on a pooled session; once more,
+  /// logged in again if need be and with the key handle found again, when
+  /// the session (then on a fresh one) or the key handle was stale.
+  /// Blocking.
   template <typename Op>
   Error with_session(Op op);
 
   Error seal(ByteView context, ByteView plaintext, Bytes& wrapped);
   Error open(ByteView context, ByteView wrapped, SecretBytes& plaintext);
   Error self_test();
-  std::string who() const { return "pkcs11 " + name(); }
 
   std::unique_ptr<Module> module_;
   std::unique_ptr<SessionPool> sessions_;
@@ -67,7 +71,7 @@ class Pkcs11Provider final : public Provider {
   std::atomic<CK_OBJECT_HANDLE> key_;
   const std::string identity_;
   asio::any_io_executor io_;
-  asio::thread_pool pool_;  ///< last: joined before the sessions close
+  BlockingPool pool_;  ///< last: joined before the sessions close
 };
 
 }  // namespace trousseau::providers::pkcs11

@@ -58,16 +58,31 @@ Result<CK_SESSION_HANDLE> SessionPool::open() {
 }
 
 Error SessionPool::login_if_needed(CK_SESSION_HANDLE session) {
+  std::lock_guard login(login_mutex_);
   CK_SESSION_INFO info{};
   if (CK_RV rv = api_.C_GetSessionInfo(session, &info); rv != CKR_OK) {
     return to_error({rv, "C_GetSessionInfo"});
   }
   if (info.state == CKS_RO_USER_FUNCTIONS || info.state == CKS_RW_USER_FUNCTIONS) return {};
-  Result<SecretBytes> pin = read_pin(pin_);
+  // The version first: a PIN already refused is not even read again.
+  Result<PinVersion> version = pin_version(pin_);
+  if (!version.ok()) return version.error();
+  if (refused_ && refused_->version == *version) {
+    return Error(ckr_code(refused_->rv), "C_Login refused the PIN in " + pin_.describe() + " (" +
+                                             ckr_name(refused_->rv) +
+                                             "); no new login until it changes");
+  }
+  Result<Pin> pin = read_pin(pin_);
   if (!pin.ok()) return pin.error();
-  CK_RV rv = api_.C_Login(session, CKU_USER, pin->data(), pin->size());
-  if (rv == CKR_USER_ALREADY_LOGGED_IN) return {};  // another thread won the race
-  return to_error({rv, "C_Login"});
+  CK_RV rv = api_.C_Login(session, CKU_USER, pin->value.data(), pin->value.size());
+  if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {  // the latter: another provider's login
+    refused_.reset();
+    return {};
+  }
+  if (!ckr_pin_refused(rv)) return to_error({rv, "C_Login"});
+  refused_ = Refusal{pin->version, rv};
+  return Error(ckr_code(rv), "C_Login: " + ckr_name(rv) + " with the PIN in " + pin_.describe() +
+                                 "; no new login until it changes");
 }
 
 void SessionPool::give_back(CK_SESSION_HANDLE session, bool discard) {

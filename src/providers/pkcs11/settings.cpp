@@ -80,6 +80,7 @@ std::unique_ptr<Settings> parse_settings(config::Node& node) {
 
   s->sessions = static_cast<unsigned>(node.integer("sessions", s->sessions, 1, 64));
   s->threads = static_cast<unsigned>(node.integer("threads", s->threads, 1, 64));
+  s->thread_queue = static_cast<unsigned>(node.integer("thread_queue", s->thread_queue, 0, 4096));
   s->read_write = node.boolean("read_write", s->read_write);
   return s;
 }

@@ -22,6 +22,7 @@ struct Settings final : ProviderSettings {
   std::optional<Bytes> key_id;             ///< CKA_ID, from hex
   unsigned sessions = 4;                   ///< session pool bound
   unsigned threads = 2;                    ///< blocking-call threads
+  unsigned thread_queue = 64;              ///< calls waiting for a thread, then refused
   bool read_write = false;                 ///< open R/W sessions (some tokens insist)
 };
 

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <chrono>
+#include <future>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <memory>
@@ -13,8 +16,11 @@
 #include <thread>
 
 #include "config/config.hpp"
+#include "counting_module.hpp"
 #include "envelope/format.hpp"
+#include "providers/pkcs11/module.hpp"
 #include "providers/registry.hpp"
+#include "support/call_options.hpp"
 #include "support/softhsm.hpp"
 
 namespace trousseau::providers::pkcs11 {
@@ -69,10 +75,52 @@ class Pkcs11Test : public ::testing::Test {
     return "{name: hsm, type: pkcs11, module: " + hsm->module_path() + ", " + fields + "}";
   }
 
+  /// The counting wrapper around SoftHSM2 (counting_module.hpp).
+  std::string counting_module() const { return testing::counting_module(hsm->module_path()); }
+
+  /// An entry on the counting module, token and key by label, the PIN from
+  /// `pin` ("pin_file: /path" or "pin_env: NAME"), with `extra` fields.
+  std::string counted_entry(const std::string& pin, const std::string& extra = "") const {
+    return "{name: hsm, type: pkcs11, module: " + counting_module() +
+           ", token_label: " + hsm->token_label() + ", key_label: " + hsm->key_label() + ", " +
+           pin + (extra.empty() ? "" : ", " + extra) + "}";
+  }
+
+  /// Closes every session on the token through `module`, which logs the
+  /// process out (PKCS#11 logins belong to the application).
+  void log_out(const std::string& module) {
+    auto m = Module::load(module);
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    ASSERT_EQ((*m)->api().C_CloseAllSessions(hsm->slot()), static_cast<CK_RV>(CKR_OK));
+  }
+
+  /// Options whose deadline no test reaches however slow the machine:
+  /// tests assert outcomes and order, never durations.
+  static CallOptions options() { return testing::within(std::chrono::hours(24)); }
+
   /// Runs one async operation to completion (the io thread completes it).
   template <typename Op>
   auto run(Op op) {
     return op(asio::use_future).get();
+  }
+
+  Error probe(Provider& p) {
+    return run([&](auto t) { return p.async_probe(options(), t); });
+  }
+
+  std::tuple<Error, WrapResult> wrap(Provider& p, ByteView share) {
+    return run([&](auto t) { return p.async_wrap(options(), context(), share, t); });
+  }
+
+  std::tuple<Error, SecretBytes> unwrap(Provider& p, const WrapResult& w) {
+    return run([&](auto t) { return p.async_unwrap(options(), context(), w.key_version, w.wrapped, t); });
+  }
+
+  /// Returns once everything posted to the io thread so far has run.
+  void settle() {
+    std::promise<void> done;
+    asio::post(io, [&] { done.set_value(); });
+    done.get_future().wait();
   }
 
   Bytes context(std::uint8_t x = 1) const { return envelope::share_context(nonce, 2, x); }

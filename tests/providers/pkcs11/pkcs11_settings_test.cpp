@@ -2,8 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
 
 #include "config/config.hpp"
+#include "providers/pkcs11/settings.hpp"
 
 namespace trousseau::providers::pkcs11 {
 namespace {
@@ -34,6 +37,7 @@ providers:
     key_id: xyz
     sessions: 0
     threads: 100
+    thread_queue: 5000
     read_write: maybe
   - name: b
     type: pkcs11
@@ -48,6 +52,7 @@ providers:
   EXPECT_TRUE(has_error(d, "providers[0].key_id: must be an even number of hex digits")) << all;
   EXPECT_TRUE(has_error(d, "providers[0].sessions: must be between 1 and 64")) << all;
   EXPECT_TRUE(has_error(d, "providers[0].threads: must be between 1 and 64")) << all;
+  EXPECT_TRUE(has_error(d, "providers[0].thread_queue: must be between 0 and 4096")) << all;
   EXPECT_TRUE(has_error(d, "providers[0].read_write: must be true or false")) << all;
   EXPECT_TRUE(has_error(d, "providers[1].module: is required")) << all;
   EXPECT_TRUE(has_error(d, "providers[1].token_label: one of token_label or slot is required"))
@@ -71,6 +76,23 @@ providers:
 )",
                                  d);
   ASSERT_TRUE(cfg.has_value()) << all_errors(d);
+}
+
+TEST(Pkcs11Settings, ThreadQueueBoundsTheCallsWaitingForAThread) {
+  auto thread_queue = [](const std::string& extra) -> std::optional<unsigned> {
+    config::Diagnostics d;
+    auto cfg = config::load_string(
+        "policy: {threshold: 1, slots: [{providers: [hsm]}]}\nproviders:\n"
+        "  - {name: hsm, type: pkcs11, module: /m.so, slot: 0, pin_env: P, key_id: '01'" +
+            extra + "}\n",
+        d);
+    if (!cfg) return std::nullopt;
+    return static_cast<const Settings&>(*cfg->providers.at(0).settings).thread_queue;
+  };
+  EXPECT_EQ(thread_queue(""), 64u);
+  EXPECT_EQ(thread_queue(", thread_queue: 0"), 0u);
+  EXPECT_EQ(thread_queue(", thread_queue: 4096"), 4096u);
+  EXPECT_EQ(thread_queue(", thread_queue: -1"), std::nullopt);
 }
 
 }  // namespace
