@@ -159,11 +159,13 @@ void EngineHarness::probe_all() {
   for (FakeProvider* f : fakes_) {
     const Clock::time_point start = Clock::now();
     const int before = f->probes();
-    auto result = std::make_shared<std::optional<Error>>();
-    f->async_probe(within(std::chrono::hours(1)), [result](Error e) {
-      *result = std::move(e);
+    auto promise = std::make_shared<std::promise<Error>>();
+    std::future<Error> result = promise->get_future();
+    f->async_probe(within(std::chrono::hours(1)), [promise](Error e) {
+      promise->set_value(std::move(e));
       notify_waiters();
     });
+    auto answered = [&] { return result.wait_for(std::chrono::seconds(0)) == std::future_status::ready; };
     const Behaviour b = f->probe_behaviour();
     if (stepping()) settle();
     if (time_ && !b.hang && b.delay.count() > 0) {
@@ -174,9 +176,9 @@ void EngineHarness::probe_all() {
     if (stepping()) {
       settle();
     } else {
-      wait_until([&] { return result->has_value(); });
+      wait_until(answered);
     }
-    Error e = result->has_value() ? **result : Error(Code::deadline_exceeded, "probe hung");
+    Error e = answered() ? result.get() : Error(Code::deadline_exceeded, "probe hung");
     engine_->find(f->name())->record_probe(e, Clock::now() - start);
   }
   engine_->on_health_changed();
