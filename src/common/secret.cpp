@@ -11,11 +11,13 @@ namespace trousseau {
 
 namespace {
 std::atomic<std::size_t> g_live{0};
+std::atomic<bool> g_fail{false};
 
 std::uint8_t* allocate(std::size_t size) {
   // sodium_init is idempotent and thread-safe; calling it here means no
   // caller can forget it.
   if (sodium_init() < 0) throw std::bad_alloc();
+  if (g_fail.load(std::memory_order_relaxed)) throw std::bad_alloc();
   void* p = sodium_malloc(size);
   if (p == nullptr) throw std::bad_alloc();
   g_live.fetch_add(1, std::memory_order_relaxed);
@@ -59,6 +61,8 @@ void SecretBytes::reset() noexcept {
   data_ = nullptr;
   size_ = 0;
 }
+
+void fail_secret_allocations_for_testing(bool fail) { g_fail.store(fail); }
 
 std::size_t SecretBytes::live() { return g_live.load(std::memory_order_relaxed); }
 

@@ -47,6 +47,12 @@ class SecretBytes {
   std::size_t size_ = 0;
 };
 
+/// Locked memory is a bounded resource: allocation throws std::bad_alloc
+/// when it runs out. The request path turns that into an error answer
+/// (RESOURCE_EXHAUSTED), never a process abort; see quorum/operation.hpp.
+/// Tests force the failure with this switch.
+void fail_secret_allocations_for_testing(bool fail);
+
 /// Wipe memory that held a secret outside a SecretBytes.
 void secure_wipe(std::span<std::uint8_t> bytes);
 

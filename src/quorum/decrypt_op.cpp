@@ -162,7 +162,7 @@ class DecryptOp final : public detail::Operation {
       log::debug("msg=\"hedging slow provider\" slow=" + call.provider->name() +
                  " extra=" + extra->provider->name() +
                  (call.state == detail::Call::State::acquiring ? " waiting=limiter" : ""));
-      launch(*extra);
+      guarded([&] { launch(*extra); });
     });
   }
 
@@ -321,6 +321,11 @@ class DecryptOp final : public detail::Operation {
     finish(Error(Code::deadline_exceeded, e.message()), SecretBytes());
   }
 
+  void on_out_of_memory() override {
+    finish(Error(Code::resource_exhausted, "decrypt: locked memory for secrets is exhausted"),
+           SecretBytes());
+  }
+
   void on_cancel() override {
     finish(Error(Code::cancelled, "decrypt cancelled by the caller"), SecretBytes());
   }
@@ -375,7 +380,7 @@ void Engine::decrypt_impl(Strand strand, ByteView ciphertext,
   auto op = std::make_shared<DecryptOp>(*this, strand, std::move(env.value()),
                                         std::move(admission.value()), deadline,
                                         std::move(handler));
-  asio::post(strand, [op] { op->start(); });
+  asio::post(strand, [op] { op->guarded([&] { op->start(); }); });
 }
 
 }  // namespace trousseau::quorum

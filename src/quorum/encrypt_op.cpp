@@ -14,10 +14,10 @@ namespace {
 
 class EncryptOp final : public detail::Operation {
  public:
-  EncryptOp(Engine& engine, Strand strand, ByteView plaintext, envelope::Limits limits,
+  EncryptOp(Engine& engine, Strand strand, SecretBytes plaintext, envelope::Limits limits,
             Clock::time_point deadline, asio::any_completion_handler<EncryptSignature> handler)
       : Operation(engine, std::move(strand), deadline),
-        plaintext_(plaintext),
+        plaintext_(std::move(plaintext)),
         limits_(limits),
         handler_(std::move(handler)),
         grace_timer_(strand_) {}
@@ -114,6 +114,9 @@ class EncryptOp final : public detail::Operation {
   }
 
   void on_cancel() override { fail(Error(Code::cancelled, "encrypt cancelled by the caller")); }
+  void on_out_of_memory() override {
+    fail(Error(Code::resource_exhausted, "encrypt: locked memory for secrets is exhausted"));
+  }
 
   void succeed() {
     envelope::Envelope env;
@@ -191,9 +194,19 @@ class EncryptOp final : public detail::Operation {
 void Engine::encrypt_impl(Strand strand, ByteView plaintext, envelope::Limits limits,
                           Clock::time_point deadline,
                           asio::any_completion_handler<EncryptSignature> handler) {
-  auto op = std::make_shared<EncryptOp>(*this, strand, plaintext, limits, deadline,
+  SecretBytes copy;
+  try {
+    copy = SecretBytes(plaintext);
+  } catch (const std::bad_alloc&) {  // no locked memory for the plaintext's copy
+    asio::post(strand, [h = std::move(handler)]() mutable {
+      std::move(h)(Error(Code::resource_exhausted, "encrypt: locked memory for secrets is exhausted"),
+                   EncryptOutcome{});
+    });
+    return;
+  }
+  auto op = std::make_shared<EncryptOp>(*this, strand, std::move(copy), limits, deadline,
                                         std::move(handler));
-  asio::post(strand, [op] { op->start(); });
+  asio::post(strand, [op] { op->guarded([&] { op->start(); }); });
 }
 
 }  // namespace trousseau::quorum

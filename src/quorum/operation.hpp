@@ -50,6 +50,18 @@ class Operation : public std::enable_shared_from_this<Operation> {
         deadline_timer_(strand_) {}
   virtual ~Operation() = default;
 
+  /// Runs one step of the operation on its strand. Secret memory is bounded,
+  /// so any step may meet std::bad_alloc; it ends this request, never the
+  /// io thread (an exception escaping a handler would abort the process).
+  template <typename F>
+  void guarded(F&& step) {
+    try {
+      std::forward<F>(step)();
+    } catch (const std::bad_alloc&) {
+      if (!finished_) on_out_of_memory();
+    }
+  }
+
  protected:
   /// Waits for a permit from the call's provider, then runs
   /// `launch(options, handler)`, which must start one provider operation
@@ -95,6 +107,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
 
   virtual void on_deadline() = 0;
   virtual void on_cancel() = 0;
+  /// Locked memory ran out while this request worked: answer it with
+  /// RESOURCE_EXHAUSTED; the process keeps serving.
+  virtual void on_out_of_memory() = 0;
 
   bool past_deadline() const { return Clock::now() >= deadline_; }
 
@@ -143,6 +158,7 @@ void Operation::start_call(Call& call, Launch launch, Done done) {
       call.signal.slot(),
       asio::bind_executor(strand_, [self, &call, launch = std::move(launch),
                                     done = std::move(done)](Error err, Permit permit) mutable {
+       self->guarded([&] {
         if (!err.ok()) {
           call.state = Call::State::done;
           if (call.timeout) call.timeout->cancel();
@@ -195,8 +211,9 @@ void Operation::start_call(Call& call, Launch launch, Done done) {
                        self->on_deadline();
                        return;
                      }
-                     done(call, std::move(e), std::move(result));
+                     self->guarded([&] { done(call, std::move(e), std::move(result)); });
                    })));
+       });
       })));
 }
 

@@ -704,5 +704,25 @@ TEST(EngineTrust, TheSearchForAgreeingSharesIsBounded) {
   EXPECT_GE(h.engine().counters().combinations_tried, 1u);
 }
 
+TEST(EngineTrust, ExhaustedLockedMemoryIsAnErrorAnswerNotAnAbort) {
+  EngineHarness h(three_slots(2), kStepping);
+  auto enc = h.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok());
+  fail_secret_allocations_for_testing(true);
+  auto refused_write = h.encrypt(kSeed);
+  auto refused_read = h.decrypt(enc->encoded);
+  fail_secret_allocations_for_testing(false);
+  ASSERT_FALSE(refused_write.ok());
+  EXPECT_EQ(refused_write.error().code(), Code::resource_exhausted)
+      << refused_write.error().message();
+  ASSERT_FALSE(refused_read.ok());
+  EXPECT_EQ(refused_read.error().code(), Code::resource_exhausted)
+      << refused_read.error().message();
+  // And the engine goes on serving once memory is back.
+  auto plain = h.decrypt(enc->encoded);
+  ASSERT_TRUE(plain.ok()) << plain.error().message();
+  EXPECT_TRUE(plain->equals(kSeed));
+}
+
 }  // namespace
 }  // namespace trousseau::quorum

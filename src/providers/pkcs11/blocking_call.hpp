@@ -146,7 +146,12 @@ void run_blocking(BlockingPool& pool, const asio::any_io_executor& io, const Cal
       }
       return;
     }
-    std::tuple<Error, Ts...> result = work();
+    std::tuple<Error, Ts...> result;
+    try {
+      result = work();
+    } catch (const std::bad_alloc&) {  // locked memory ran out: an answer, not an abort
+      result = {Error(Code::resource_exhausted, "locked memory for secrets is exhausted"), Ts{}...};
+    }
     if (!call->claim()) return;  // cancelled while running: the result is dropped
     std::apply([&](auto&&... r) { call->complete(std::move(r)...); }, std::move(result));
   });
