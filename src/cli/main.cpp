@@ -43,7 +43,7 @@ int serve(const std::string& path) {
   // Keys, shares and plaintexts live in this process: no core file, and no
   // ptrace or /proc/<pid>/mem by other users, before anything is loaded.
   if (Error e = harden_process(); !e.ok()) {
-    log::error("msg=\"cannot harden the process\" error=" + trousseau::quoted(e.message()));
+    log::error("msg=\"cannot harden the process\" error=" + trousseau::quote(e.message()));
     return 1;
   }
   auto cfg = load(path);

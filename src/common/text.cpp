@@ -2,7 +2,7 @@
 
 namespace trousseau {
 
-std::string quoted(std::string_view value, std::size_t max) {
+std::string quote(std::string_view value, std::size_t max) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "\"";
   const std::size_t n = value.size() < max ? value.size() : max;

@@ -7,11 +7,12 @@
 
 namespace trousseau {
 
-/// `value` in double quotes with '"', '\\' and every byte outside printable
+/// `value` in double quotes (named quote, not quoted: std::quoted would win
+/// overload resolution by ADL for a std::string argument) with '"', '\\' and every byte outside printable
 /// ASCII escaped (\n, \t, \xNN), cut at `max` bytes with "…" appended. Use it
 /// for anything a client, an envelope or a remote server supplied before it
 /// goes into a log line or an error message.
-std::string quoted(std::string_view value, std::size_t max = 200);
+std::string quote(std::string_view value, std::size_t max = 200);
 
 /// "a, b, c" (or with another separator).
 std::string join(const std::vector<std::string>& parts, std::string_view separator = ", ");

@@ -28,7 +28,7 @@ grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* c
                                                   v1beta1::EncryptResponse* resp) {
   if (!version_ok(req->version())) {
     return finish_now(ctx, {grpc::StatusCode::INVALID_ARGUMENT,
-                            "unsupported version " + quoted(req->version())});
+                            "unsupported version " + quote(req->version())});
   }
   if (req->plain().empty() || req->plain().size() > envelope::kMaxPlaintext) {
     return finish_now(ctx, {grpc::StatusCode::INVALID_ARGUMENT,
@@ -49,7 +49,7 @@ grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* c
           resp->set_cipher(std::string(as_chars(out.encoded.ciphertext)));
         } else {
           log::warn("rpc=v1beta1.Encrypt code=" + std::string(to_string(e.code())) + " error=" +
-                    quoted(e.message(), 2000));
+                    quote(e.message(), 2000));
         }
         reactor->Finish(to_grpc(e));
       }));
@@ -61,7 +61,7 @@ grpc::ServerUnaryReactor* V1beta1Service::Decrypt(grpc::CallbackServerContext* c
                                                   v1beta1::DecryptResponse* resp) {
   if (!version_ok(req->version())) {
     return finish_now(ctx, {grpc::StatusCode::INVALID_ARGUMENT,
-                            "unsupported version " + quoted(req->version())});
+                            "unsupported version " + quote(req->version())});
   }
   if (req->cipher().empty()) {
     return finish_now(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "ciphertext is empty"});
@@ -79,7 +79,7 @@ grpc::ServerUnaryReactor* V1beta1Service::Decrypt(grpc::CallbackServerContext* c
           resp->set_plain(reinterpret_cast<const char*>(plain.data()), plain.size());
         } else {
           log::warn("rpc=v1beta1.Decrypt code=" + std::string(to_string(e.code())) + " error=" +
-                    quoted(e.message(), 2000));
+                    quote(e.message(), 2000));
         }
         reactor->Finish(to_grpc(e));
       }));

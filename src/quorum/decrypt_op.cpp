@@ -57,7 +57,7 @@ class DecryptOp final : public detail::Operation {
           // Never sent to the KMS: a provider uses only its configured keys.
           // The data's fault, so it does not count against the provider.
           failures_.emplace_back(ref.provider,
-                                 invalid_argument("key version " + quoted(ref.key_version) +
+                                 invalid_argument("key version " + quote(ref.key_version) +
                                                   " is not a key this provider is configured with"));
           continue;
         }
@@ -365,7 +365,7 @@ void Engine::decrypt_impl(Strand strand, ByteView ciphertext,
   auto admission = admit(env.value(), cfg_.policy);
   if (!admission.ok()) {
     log::error("msg=\"refused an envelope the policy does not admit: possible forgery\" reason=" +
-               quoted(admission.error().message(), 400));
+               quote(admission.error().message(), 400));
     note_forgery_refused();
     asio::post(strand, [h = std::move(handler), e = admission.error()]() mutable {
       std::move(h)(std::move(e), SecretBytes());

@@ -181,7 +181,7 @@ void FakeProvider::unwrap_impl(const providers::CallOptions& options, ByteView c
   SecretBytes share;
   Error err;
   if (!owns_key_version(key_version)) {
-    err = invalid_argument("not this fake's key: " + quoted(key_version));
+    err = invalid_argument("not this fake's key: " + quote(key_version));
   } else if (wrapped.size() < 12 + 16) {
     err = integrity_error("wrapped share too short");
   } else {

@@ -152,7 +152,7 @@ void KeyfileProvider::unwrap_impl(const CallOptions& /*local, immediate*/, ByteV
   if (err.ok() && key_version != identity) {
     // Not ours: the data's fault (or an operator's key change), never a
     // reason to doubt this provider's health.
-    err = invalid_argument("share was wrapped by key " + quoted(key_version) +
+    err = invalid_argument("share was wrapped by key " + quote(key_version) +
                            " but the key file holds " + identity);
   }
   if (err.ok()) {

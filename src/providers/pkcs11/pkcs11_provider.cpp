@@ -161,7 +161,7 @@ void Pkcs11Provider::unwrap_impl(const CallOptions& options, ByteView context,
                                  asio::any_completion_handler<UnwrapSignature> handler) {
   Error early;
   if (!owns_key_version(key_version)) {
-    early = invalid_argument("share was wrapped by key " + quoted(key_version) +
+    early = invalid_argument("share was wrapped by key " + quote(key_version) +
                              ", which is not this provider's key " + identity_);
   } else if (wrapped.size() < kIvSize + kTagSize) {
     early = integrity_error("wrapped share too short");
