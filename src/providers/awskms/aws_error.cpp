@@ -1,16 +1,33 @@
 #include "providers/awskms/aws_error.hpp"
 
 #include <boost/json/parse.hpp>
+#include <algorithm>
+#include <cctype>
+
+#include "common/text.hpp"
 
 namespace trousseau::providers::awskms {
 
 namespace {
 
-/// "com.amazonaws.kms#NotFoundException:http://..." → "NotFoundException"
+/// "com.amazonaws.kms#NotFoundException:http://..." → "NotFoundException",
+/// in the order the AWS JSON protocols specify: cut at the first ':', then
+/// keep what follows the first '#'.
 std::string bare_type(std::string_view t) {
-  if (auto hash = t.rfind('#'); hash != std::string_view::npos) t.remove_prefix(hash + 1);
   if (auto colon = t.find(':'); colon != std::string_view::npos) t = t.substr(0, colon);
+  if (auto hash = t.find('#'); hash != std::string_view::npos) t.remove_prefix(hash + 1);
   return std::string(t);
+}
+
+/// An error type as it appears in our messages: bare when it looks like
+/// one ("DisabledException"), quoted and escaped otherwise.
+std::string shown_type(const std::string& type) {
+  const bool plain = !type.empty() && type.size() <= 100 &&
+                     std::all_of(type.begin(), type.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' ||
+                              c == '.';
+                     });
+  return plain ? type : quote(type);
 }
 
 bool any_of(std::string_view type, std::initializer_list<std::string_view> names) {
@@ -54,9 +71,12 @@ bool aws_throttled(const http::Response& response) {
 
 Error map_aws_error(std::string_view operation, const http::Response& response) {
   const AwsError e = parse_aws_error(response);
+  // The server's words are quoted: they reach logs and gRPC status messages.
   std::string text = std::string(operation) + ": " +
-                     (e.type.empty() ? "HTTP " + std::to_string(response.status) : e.type) +
-                     (e.message.empty() ? "" : ": " + e.message);
+                     (e.type.empty() ? "HTTP " + std::to_string(response.status) : shown_type(e.type)) +
+                     (e.message.empty() ? "" : ": " + quote(e.message));
+  // The envelope's fault, not the provider's: the blob does not open under
+  // this key and context, or was made by another key than the one named.
   if (any_of(e.type, {"InvalidCiphertextException", "IncorrectKeyException"})) {
     return integrity_error(std::move(text));
   }

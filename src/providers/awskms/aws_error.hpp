@@ -10,7 +10,7 @@ namespace trousseau::providers::awskms {
 
 struct AwsError {
   std::string type;     ///< "DisabledException", without any "namespace#" prefix
-  std::string message;  ///< AWS's own text (never carries key material)
+  std::string message;  ///< AWS's own text (never carries key material), at most 512 bytes
 };
 
 /// Reads the error type and message of a non-2xx AWS response: the JSON
@@ -22,8 +22,10 @@ AwsError parse_aws_error(const http::Response& response);
 /// ThrottlingException in a 400.
 bool aws_throttled(const http::Response& response);
 
-/// Maps a non-2xx response of `operation` to an Error:
-///  - InvalidCiphertextException, IncorrectKeyException → integrity;
+/// Maps a non-2xx response of `operation` to an Error whose message is
+/// `<operation>: <type>: "<AWS message, escaped>"`:
+///  - InvalidCiphertextException, IncorrectKeyException → integrity (the
+///    envelope's fault: it does not count against the provider's health);
 ///  - AccessDenied, UnrecognizedClient, InvalidSignature, expired or invalid
 ///    tokens → permission_denied;
 ///  - throttling that outlived the retries → resource_exhausted;

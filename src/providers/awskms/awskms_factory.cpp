@@ -2,8 +2,11 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <cctype>
+#include <optional>
+#include <vector>
 
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "providers/awskms/awskms_provider.hpp"
 #include "providers/awskms/key_metadata.hpp"
 #include "providers/awskms/kms_messages.hpp"
@@ -14,8 +17,6 @@ namespace trousseau::providers::awskms {
 
 namespace {
 
-using namespace std::chrono_literals;
-
 struct Settings final : ProviderSettings {
   std::string region;
   std::string key_id;
@@ -24,8 +25,13 @@ struct Settings final : ProviderSettings {
   std::string profile;
   std::string ca_file;
   std::string sts_endpoint;
-  std::chrono::milliseconds timeout{10000};
+  std::vector<std::string> previous_key_ids;  ///< full key ARNs
 };
+
+/// The whole budget of the start-up calls of create() (DescribeKey and
+/// ListKeyRotations to resolve the key): no request is in flight yet, so no
+/// request deadline exists to inherit. Nothing on the request path uses it.
+constexpr std::chrono::seconds kStartupBudget{10};
 
 bool plausible_key_id(const std::string& k) {
   if (is_kms_arn(k, "key") || is_kms_arn(k, "alias")) return true;
@@ -62,14 +68,14 @@ std::string default_endpoint(const std::string& region) {
 /// Runs one KMS call to completion on a private io_context: create() runs
 /// at start-up, when the shared one may not run yet.
 Result<std::string> call_now(KmsApi& api, asio::io_context& io, const std::string& operation,
-                             std::string body) {
+                             std::string body, http::Deadline deadline) {
   std::optional<Result<std::string>> out;
   auto op = std::make_shared<Operation<Error, std::string>>(
-      io.get_executor(), [&out](Error e, std::string b) {
+      io.get_executor(), nullptr, [&out](Error e, std::string b) {
         out.emplace(e.ok() ? Result<std::string>(std::move(b)) : Result<std::string>(e));
       });
-  asio::post(op->strand(), [&api, op, operation, body = std::move(body)]() mutable {
-    api.call(op, operation, std::move(body), false, http::Clock::now() + 10s,
+  asio::post(op->strand(), [&api, op, operation, body = std::move(body), deadline]() mutable {
+    api.call(op, operation, std::move(body), false, deadline,
              [op](Error e, std::string b) { op->complete(std::move(e), std::move(b)); });
   });
   io.restart();
@@ -108,15 +114,24 @@ class AwsKmsFactory final : public ProviderFactory {
     if (!s->ca_file.empty() && s->ca_file.front() != '/') {
       node.error("ca_file", "must be an absolute path");
     }
-    s->timeout = node.duration("request_timeout", s->timeout, 100ms, 60s);
+    s->previous_key_ids = node.string_list("previous_key_ids");
+    for (std::size_t i = 0; i < s->previous_key_ids.size(); ++i) {
+      const std::string& k = s->previous_key_ids[i];
+      const std::string where = "previous_key_ids[" + std::to_string(i) + "]";
+      if (!is_kms_arn(k, "key")) {
+        node.error(where, quote(k) + " is not a KMS key ARN (previous keys are named by their full ARN, never an alias)");
+      } else if (!s->region.empty() && region_of_arn(k) != s->region) {
+        node.error(where, "is in region " + region_of_arn(k) + ", but this provider uses " + s->region);
+      }
+    }
     return s;
   }
 
   Result<std::unique_ptr<Provider>> create(const std::string& name,
                                            const ProviderSettings& settings,
                                            const ProviderContext& context) const override {
+    // Errors do not name the provider: whoever builds it adds the name.
     const auto& s = static_cast<const Settings&>(settings);
-    const std::string who = "awskms " + name;
     ChainOptions chain;
     chain.env = environment();
     chain.profile = s.profile;
@@ -124,7 +139,7 @@ class AwsKmsFactory final : public ProviderFactory {
     chain.sts_endpoint = s.sts_endpoint;
     chain.ca_file = s.ca_file;
     Result<http::Url> endpoint = http::Url::parse(s.endpoint.empty() ? default_endpoint(s.region) : s.endpoint);
-    if (!endpoint.ok()) return endpoint.error().prefixed(who);
+    if (!endpoint.ok()) return endpoint.error();
 
     auto make_api = [&](const asio::any_io_executor& ex) -> Result<std::unique_ptr<KmsApi>> {
       Result<std::shared_ptr<CredentialChain>> creds = CredentialChain::create(ex, chain);
@@ -139,39 +154,52 @@ class AwsKmsFactory final : public ProviderFactory {
     };
 
     // Resolve the key (an alias or bare id becomes its ARN) and its rotation
-    // state on a private io_context.
+    // state on a private io_context, within one start-up budget.
     std::string arn = is_kms_arn(s.key_id, "key") ? s.key_id : "";
     std::string material, rotation;
     {
+      const http::Deadline deadline = Clock::now() + kStartupBudget;
       asio::io_context io;
       Result<std::unique_ptr<KmsApi>> api = make_api(io.get_executor());
-      if (!api.ok()) return api.error().prefixed(who);
-      Result<std::string> described = call_now(**api, io, "DescribeKey", key_request(s.key_id));
+      if (!api.ok()) return api.error();
+      Result<std::string> described = call_now(**api, io, "DescribeKey", key_request(s.key_id), deadline);
       Result<KeyMetadata> md = described.ok() ? parse_describe_key(*described)
                                               : Result<KeyMetadata>(described.error());
+      if (md.ok() && !arn.empty() && md->arn != arn) {
+        md = integrity_error("DescribeKey: KeyId mismatch: KMS answered for key " +
+                             quote(md->arn) + ", we asked for " + arn);
+      }
       if (md.ok()) {
         arn = md->arn;
         material = md->material;
         if (md->state != "Enabled") {
-          log::warn("provider=" + name + " msg=\"KMS key is " + md->state + "\" key=" + arn);
+          log::warn("provider=" + name + " msg=\"KMS key is not enabled\" state=" + quote(md->state) +
+                    " key=" + arn);
         }
         if (material.empty()) {
-          Result<std::string> rotations = call_now(**api, io, "ListKeyRotations", key_request(arn));
+          Result<std::string> rotations = call_now(**api, io, "ListKeyRotations", key_request(arn), deadline);
           if (rotations.ok()) rotation = latest_rotation(*rotations);
         }
       } else if (arn.empty() || !is_transient(md.error().code())) {
-        return md.error().prefixed(who + ": cannot resolve key '" + s.key_id + "'");
+        return md.error().prefixed("cannot resolve key " + quote(s.key_id));
       } else {
         // A key ARN needs no resolution: start, and let probes report the outage.
-        log::warn("provider=" + name + " msg=\"KMS unreachable at start-up\" error=\"" +
-                  md.error().message() + "\"");
+        log::warn("provider=" + name + " msg=\"KMS unreachable at start-up\" error=" +
+                  quote(md.error().message(), 600));
       }
     }
-    if (arn != s.key_id) log::info("provider=" + name + " msg=\"resolved KMS key\" key_id=" + s.key_id + " arn=" + arn);
+    if (arn != s.key_id) {
+      log::info("provider=" + name + " msg=\"resolved KMS key\" key_id=" + quote(s.key_id) + " arn=" + arn);
+    }
+    if (!s.previous_key_ids.empty()) {
+      log::info("provider=" + name + " msg=\"Decrypt also accepts previous keys\" previous_key_ids=\"" +
+                join(s.previous_key_ids) + "\"");
+    }
 
     Result<std::unique_ptr<KmsApi>> api = make_api(context.executor);
-    if (!api.ok()) return api.error().prefixed(who);
-    AwsKmsProvider::Config config{arn, key_identity(arn, material, rotation), s.cluster_name, s.timeout};
+    if (!api.ok()) return api.error();
+    AwsKmsProvider::Config config{arn, key_identity(arn, material, rotation), s.cluster_name,
+                                  s.previous_key_ids};
     return std::unique_ptr<Provider>(std::make_unique<AwsKmsProvider>(
         name, context.executor, std::move(api).value(), std::move(config)));
   }

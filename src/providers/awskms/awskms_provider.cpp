@@ -1,6 +1,9 @@
 #include "providers/awskms/awskms_provider.hpp"
 
+#include <algorithm>
+
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "providers/awskms/key_metadata.hpp"
 #include "providers/awskms/kms_messages.hpp"
 #include "providers/awskms/operation.hpp"
@@ -35,7 +38,7 @@ void AwsKmsProvider::set_identity(const std::string& material, const std::string
   if (!rotation.empty()) rotation_ = rotation;
   std::string fresh = awskms::key_identity(config_.key_arn, material, rotation_);
   if (fresh != identity_) {
-    log::info("provider=" + name() + " msg=\"key identity changed\" key_identity=" + fresh);
+    log::info("provider=" + name() + " msg=\"key identity changed\" key_identity=" + quote(fresh));
     identity_ = std::move(fresh);
   }
 }
@@ -45,17 +48,21 @@ std::string AwsKmsProvider::encryption_context(ByteView context) const {
 }
 
 bool AwsKmsProvider::owns_key_version(std::string_view key_version) const {
-  return arn_of_identity(key_version) == config_.key_arn;
+  const std::string arn = arn_of_identity(key_version);
+  if (arn.empty()) return false;
+  return arn == config_.key_arn ||
+         std::find(config_.previous_key_arns.begin(), config_.previous_key_arns.end(), arn) !=
+             config_.previous_key_arns.end();
 }
 
 void AwsKmsProvider::wrap_impl(const CallOptions& options, ByteView context, ByteView share,
                                asio::any_completion_handler<WrapSignature> handler) {
-  auto op = std::make_shared<Operation<Error, WrapResult>>(executor_, std::move(handler));
+  auto op = std::make_shared<Operation<Error, WrapResult>>(executor_, options.lease,
+                                                           std::move(handler));
   op->listen_for_cancellation();
   std::string body = encrypt_request(config_.key_arn, share, encryption_context(context));
-  const auto deadline = options.deadline;
   asio::post(op->strand(), [this, op, body = std::move(body), version = key_identity(),
-                            deadline]() mutable {
+                            deadline = options.deadline]() mutable {
     api_->call(op, "Encrypt", std::move(body), true, deadline,
                [this, op, version](Error e, std::string answer) {
                  WrapResult result;
@@ -67,52 +74,59 @@ void AwsKmsProvider::wrap_impl(const CallOptions& options, ByteView context, Byt
                      e = blob.error();
                    }
                  }
-                 op->complete(named(e), std::move(result));
+                 op->complete(std::move(e), std::move(result));
                });
   });
 }
 
-void AwsKmsProvider::unwrap_impl(const CallOptions& options, ByteView context, std::string_view key_version,
-                                 ByteView wrapped,
+void AwsKmsProvider::unwrap_impl(const CallOptions& options, ByteView context,
+                                 std::string_view key_version, ByteView wrapped,
                                  asio::any_completion_handler<UnwrapSignature> handler) {
-  auto op = std::make_shared<Operation<Error, SecretBytes>>(executor_, std::move(handler));
+  auto op = std::make_shared<Operation<Error, SecretBytes>>(executor_, options.lease,
+                                                            std::move(handler));
   op->listen_for_cancellation();
   // Decrypt with the key that wrapped the share, even if the configuration
-  // has moved on to another key since.
-  const std::string arn = arn_of_identity(key_version);
+  // has moved on since, but only if it is a key we were told to use: the
+  // envelope is not authenticated yet, and KMS would otherwise open a share
+  // under any key our credentials reach (a confused deputy).
   Error early;
-  if (arn.empty()) {
-    early = integrity_error("key version '" + std::string(key_version.substr(0, 200)) +
-                            "' is not an AWS KMS key ARN");
+  std::string arn;
+  if (!owns_key_version(key_version)) {
+    early = invalid_argument("share names key " + quote(key_version) +
+                             ", which is neither the configured key nor in previous_key_ids");
   } else if (wrapped.empty()) {
     early = integrity_error("empty wrapped share");
+  } else {
+    arn = arn_of_identity(key_version);
   }
   std::string body = early.ok() ? decrypt_request(arn, wrapped, encryption_context(context)) : "";
-  const auto deadline = options.deadline;
-  asio::post(op->strand(), [this, op, early, body = std::move(body), deadline]() mutable {
-    if (!early.ok()) return op->complete(named(early), SecretBytes());
-    api_->call(op, "Decrypt", std::move(body), true, deadline, [this, op](Error e, std::string answer) {
-      SecretBytes share;
-      if (e.ok()) {
-        Result<SecretBytes> plain = parse_decrypt_answer(answer);
-        if (plain.ok()) {
-          share = std::move(plain.value());
-        } else {
-          e = plain.error();
-        }
-      }
-      op->complete(named(e), std::move(share));
-    });
+  asio::post(op->strand(), [this, op, early, arn, body = std::move(body),
+                            deadline = options.deadline]() mutable {
+    if (!early.ok()) return op->complete(early, SecretBytes());
+    api_->call(op, "Decrypt", std::move(body), true, deadline,
+               [op, arn](Error e, std::string answer) {
+                 SecretBytes share;
+                 if (e.ok()) {
+                   Result<SecretBytes> plain = parse_decrypt_answer(answer, arn);
+                   if (plain.ok()) {
+                     share = std::move(plain.value());
+                   } else {
+                     e = plain.error();
+                   }
+                 }
+                 op->complete(std::move(e), std::move(share));
+               });
   });
 }
 
-void AwsKmsProvider::probe_impl(const CallOptions& options, asio::any_completion_handler<ProbeSignature> handler) {
-  auto op = std::make_shared<Operation<Error>>(executor_, std::move(handler));
+void AwsKmsProvider::probe_impl(const CallOptions& options,
+                                asio::any_completion_handler<ProbeSignature> handler) {
+  auto op = std::make_shared<Operation<Error>>(executor_, options.lease, std::move(handler));
   op->listen_for_cancellation();
-  const auto deadline = options.deadline;
+  const auto deadline = options.deadline;  // the health monitor's probe budget, for every step
   const Bytes zero(32, 0);
   const std::string context = encryption_context(as_bytes(kProbeContext));
-  auto fail = [this, op](const Error& e) { op->complete(named(e)); };
+  auto fail = [op](const Error& e) { op->complete(e); };
 
   auto round_trip = [this, op, deadline, zero, context, fail] {
     api_->call(op, "Encrypt", encrypt_request(config_.key_arn, zero, context), false, deadline,
@@ -121,9 +135,10 @@ void AwsKmsProvider::probe_impl(const CallOptions& options, asio::any_completion
                                              : Result<Bytes>(e);
                  if (!blob.ok()) return fail(blob.error());
                  api_->call(op, "Decrypt", decrypt_request(config_.key_arn, *blob, context), true,
-                            deadline, [op, fail](Error e2, std::string answer2) {
+                            deadline, [this, op, fail](Error e2, std::string answer2) {
                               Result<SecretBytes> plain =
-                                  e2.ok() ? parse_decrypt_answer(answer2) : Result<SecretBytes>(e2);
+                                  e2.ok() ? parse_decrypt_answer(answer2, config_.key_arn)
+                                          : Result<SecretBytes>(e2);
                               if (!plain.ok()) return fail(plain.error());
                               if (!plain->equals(Bytes(32, 0))) {
                                 return fail(integrity_error("probe: Decrypt returned another block"));
@@ -138,8 +153,13 @@ void AwsKmsProvider::probe_impl(const CallOptions& options, asio::any_completion
                [this, op, deadline, fail, round_trip](Error e, std::string answer) {
                  Result<KeyMetadata> md = e.ok() ? parse_describe_key(answer) : Result<KeyMetadata>(e);
                  if (!md.ok()) return fail(md.error());
+                 if (md->arn != config_.key_arn) {
+                   return fail(integrity_error("DescribeKey: KeyId mismatch: KMS answered for key " +
+                                               quote(md->arn) + ", we asked for " +
+                                               config_.key_arn));
+                 }
                  if (md->state != "Enabled") {
-                   return fail(unavailable("key " + config_.key_arn + " is " + md->state));
+                   return fail(unavailable("DescribeKey: key state is " + quote(md->state)));
                  }
                  if (!md->material.empty()) {
                    set_identity(md->material, "");

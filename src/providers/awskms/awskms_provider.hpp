@@ -4,9 +4,10 @@
 // so that a wrapped share only opens for the slot and cluster it was made for.
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "providers/awskms/kms_api.hpp"
 #include "providers/provider.hpp"
@@ -14,17 +15,27 @@
 namespace trousseau::providers::awskms {
 
 /// Every operation runs on its own strand over the shared executor and
-/// completes on the handler's associated executor, never inline. A
-/// cancellation closes the HTTP connection in flight (or abandons a wait
-/// for STS credentials) and completes with Code::cancelled. Each operation
-/// also stops at `timeout`, as a backstop to the caller's deadline.
+/// completes on the handler's associated executor, never inline. Every
+/// credential fetch, STS call and KMS call plans against `options.deadline`;
+/// the provider has no timeout of its own. A cancellation closes the HTTP
+/// connection in flight (or abandons a wait for STS credentials), never
+/// starts a request that has not been sent, and completes with
+/// Code::cancelled. `options.lease` is held until the last exchange has
+/// returned.
+///
+/// Key ownership (the confused-deputy rule of provider.hpp): the provider
+/// only ever names its configured key and the operator's list of previous
+/// keys to KMS, and it accepts an answer only if KMS says it used the key we
+/// named.
 class AwsKmsProvider final : public Provider {
  public:
   struct Config {
     std::string key_arn;       ///< resolved at create time, never an alias
     std::string identity;      ///< initial key identity (see key_metadata.hpp)
     std::string cluster_name;  ///< part of the EncryptionContext
-    std::chrono::milliseconds timeout{10000};
+    /// `previous_key_ids`: keys whose shares Decrypt still opens (an alias
+    /// was re-pointed, or key_id changed). Never used to wrap.
+    std::vector<std::string> previous_key_arns;
   };
 
   AwsKmsProvider(std::string name, asio::any_io_executor executor, std::unique_ptr<KmsApi> api,
@@ -32,6 +43,8 @@ class AwsKmsProvider final : public Provider {
 
   /// The key ARN and its rotation state, refreshed by every probe.
   std::string key_identity() const override;
+  /// True for an identity (key_metadata.hpp) of the configured key or of
+  /// one of `previous_key_arns`, whatever its material or rotation suffix.
   bool owns_key_version(std::string_view key_version) const override;
 
  private:
@@ -44,7 +57,6 @@ class AwsKmsProvider final : public Provider {
   void probe_impl(const CallOptions& options, asio::any_completion_handler<ProbeSignature> handler) override;
 
   std::string encryption_context(ByteView context) const;
-  Error named(const Error& e) const { return e.prefixed("awskms " + name()); }
   void set_identity(const std::string& material, const std::string& rotation);
 
   asio::any_io_executor executor_;

@@ -7,6 +7,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,7 +49,9 @@ struct ChainOptions {
   bool allow_plain_http = false;
   /// Refresh expiring credentials this long before they expire.
   std::chrono::seconds refresh_margin{300};
-  std::chrono::milliseconds sts_timeout{10000};
+  /// The wall clock that STS expiry times (absolute UTC) are compared with.
+  /// Tests replace it with one that follows ManualTime; nothing else should.
+  std::function<WallClock::time_point()> wall_now = [] { return WallClock::now(); };
 };
 
 /// The AWS_* variables of this process (and HOME), for ChainOptions::env.
@@ -75,7 +78,9 @@ Result<Credentials> parse_assume_role_response(std::string_view xml);
 /// async_get completes on the handler's associated executor, never inline.
 /// While cached credentials are valid it completes at once, and a refresh
 /// due within refresh_margin runs in the background (one at a time); only
-/// callers holding no valid credentials wait for STS.
+/// callers holding no valid credentials wait for STS, each until its own
+/// deadline or cancellation. An STS call runs within the deadline of the
+/// caller that started it; the chain has no timeout of its own.
 class CredentialChain : public std::enable_shared_from_this<CredentialChain> {
  public:
   /// Picks the source. Reads files but makes no network call.
@@ -89,6 +94,11 @@ class CredentialChain : public std::enable_shared_from_this<CredentialChain> {
         [this](auto handler, http::Deadline d) { get_impl(d, std::move(handler)); }, token,
         deadline);
   }
+
+  /// After STS refused or failed (rather than merely outlasting the budget
+  /// of the caller that started the call), callers without credentials fail
+  /// fast this long, so that a broken role is not hammered. On Clock.
+  static constexpr std::chrono::seconds kFailureHoldOff{5};
 
   /// "environment", "shared credentials file <path> profile <p>", "web identity <role>".
   const std::string& source() const { return source_; }

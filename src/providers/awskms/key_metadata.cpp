@@ -26,6 +26,9 @@ Result<KeyMetadata> parse_describe_key(std::string_view body) {
   k.state = string_field(md->as_object(), "KeyState");
   k.material = string_field(md->as_object(), "CurrentKeyMaterialId");
   if (!is_kms_arn(k.arn, "key")) return unavailable("DescribeKey: answer has no key ARN");
+  // It goes into the key identity, which arn_of_identity() must read back:
+  // anything but the documented hex id is ignored (the rotation date stands in).
+  if (k.material.size() > 128 || !valid_resource_name(k.material, "-_")) k.material.clear();
   return k;
 }
 
@@ -52,8 +55,20 @@ std::string key_identity(const std::string& arn, const std::string& material,
 }
 
 std::string arn_of_identity(std::string_view identity) {
-  std::string_view arn = identity.substr(0, identity.find('#'));
-  return is_kms_arn(arn, "key") ? std::string(arn) : std::string();
+  const std::size_t hash = identity.find('#');
+  const std::string_view arn = identity.substr(0, hash);
+  if (!is_kms_arn(arn, "key")) return {};
+  if (hash == std::string_view::npos) return std::string(arn);
+  const std::string_view suffix = identity.substr(hash + 1);
+  const auto after = [&](std::string_view tag) {
+    return suffix.rfind(tag, 0) == 0 ? suffix.substr(tag.size()) : std::string_view();
+  };
+  const bool well_formed =
+      (valid_resource_name(after("material:"), "-_") && after("material:").size() <= 128) ||
+      (!after("rotated:").empty() && after("rotated:").size() <= 20 &&
+       std::all_of(after("rotated:").begin(), after("rotated:").end(),
+                   [](char c) { return c >= '0' && c <= '9'; }));
+  return well_formed ? std::string(arn) : std::string();
 }
 
 bool valid_resource_name(std::string_view name, std::string_view extra) {

@@ -12,7 +12,7 @@ namespace trousseau::providers::awskms {
 struct KeyMetadata {
   std::string arn;
   std::string state;     ///< KeyState: "Enabled", "Disabled", "PendingDeletion", …
-  std::string material;  ///< CurrentKeyMaterialId, where AWS reports it
+  std::string material;  ///< CurrentKeyMaterialId, where AWS reports it (and it is well formed)
 };
 
 Result<KeyMetadata> parse_describe_key(std::string_view body);
@@ -27,7 +27,9 @@ std::string key_identity(const std::string& arn, const std::string& material,
                          const std::string& rotation);
 
 /// The key ARN inside an identity (what Decrypt passes as KeyId), or ""
-/// when `identity` is not an AWS KMS key ARN.
+/// unless `identity` is exactly one of the three forms above: a key ARN,
+/// optionally followed by "#material:<letters, digits, '-' or '_'>" or
+/// "#rotated:<digits>".
 std::string arn_of_identity(std::string_view identity);
 
 /// Non-empty, at most 256 characters: letters, digits and `extra`.

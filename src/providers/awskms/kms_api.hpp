@@ -3,13 +3,12 @@
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/strand.hpp>
 #include <memory>
 #include <string>
 
 #include "http/client.hpp"
 #include "providers/awskms/credentials.hpp"
+#include "providers/awskms/operation.hpp"
 
 namespace trousseau::providers::awskms {
 
@@ -20,19 +19,17 @@ class KmsApi {
 
   using Done = asio::any_completion_handler<void(Error, std::string)>;
 
-  /// Calls TrentService.<operation> with a JSON body. `next(Error, body)`
-  /// runs on op's strand unless the operation has completed meanwhile.
-  /// Errors start with the operation's name and keep AWS's message.
+  /// Calls TrentService.<operation> with a JSON body, fetching credentials
+  /// and sending the request within `deadline`. Call on op's strand;
+  /// `next(Error, body)` runs there too, unless the operation has completed
+  /// meanwhile. An operation cancelled before the request is sent never
+  /// sends it: `next` gets Code::cancelled.
+  /// Errors start with the operation's name and keep AWS's message, quoted.
   /// `sensitive`: the request or its response carries key material.
   template <typename Op, typename Next>
   void call(const std::shared_ptr<Op>& op, std::string operation, std::string body,
             bool sensitive, http::Deadline deadline, Next&& next) {
-    if (op->cancelled()) {
-      next(Error(Code::cancelled, operation + ": cancelled"), std::string());
-      return;
-    }
-    start(std::move(operation), std::move(body), sensitive, deadline, op->strand(),
-          op->child_slot(),
+    start(op, std::move(operation), std::move(body), sensitive, deadline,
           [op, next = std::forward<Next>(next)](Error e, std::string b) mutable {
             if (!op->done()) next(std::move(e), std::move(b));
           });
@@ -42,9 +39,10 @@ class KmsApi {
   const std::string& region() const { return region_; }
 
  private:
-  void start(std::string operation, std::string body, bool sensitive, http::Deadline deadline,
-             const asio::strand<asio::any_io_executor>& strand, asio::cancellation_slot slot,
-             Done done);
+  void start(std::shared_ptr<OperationState> op, std::string operation, std::string body,
+             bool sensitive, http::Deadline deadline, Done done);
+  void send(const std::shared_ptr<OperationState>& op, std::string operation, std::string body,
+            bool sensitive, http::Deadline deadline, const Credentials& credentials, Done done);
 
   std::unique_ptr<http::Client> client_;
   std::shared_ptr<CredentialChain> credentials_;

@@ -19,9 +19,12 @@ std::string encrypt_request(const std::string& key_arn, ByteView plaintext,
 std::string decrypt_request(const std::string& key_arn, ByteView blob,
                             const std::string& context_json);
 
-/// CiphertextBlob of an Encrypt answer; also checks that `key_arn` made it.
+/// CiphertextBlob of an Encrypt answer. Its KeyId must be `key_arn`, the
+/// key we asked for: otherwise Code::integrity ("KeyId mismatch").
 Result<Bytes> parse_encrypt_answer(std::string& body, const std::string& key_arn);
-/// Plaintext of a Decrypt answer, into locked memory; wipes `body`.
-Result<SecretBytes> parse_decrypt_answer(std::string& body);
+/// Plaintext of a Decrypt answer, into locked memory; wipes `body`. Its
+/// KeyId must be `key_arn`: otherwise Code::integrity ("KeyId mismatch"),
+/// and the plaintext is never decoded.
+Result<SecretBytes> parse_decrypt_answer(std::string& body, const std::string& key_arn);
 
 }  // namespace trousseau::providers::awskms

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "providers/awskms/aws_error.hpp"
 #include "providers/awskms/kms_api.hpp"
 #include "providers/awskms/sigv4.hpp"
@@ -17,13 +19,6 @@
 namespace trousseau::providers::awskms {
 
 namespace {
-
-using namespace std::chrono_literals;
-
-/// After a failed call, callers without credentials fail fast this long.
-constexpr auto kFailureHoldOff = 5s;
-/// Credentials this close to expiry are no longer handed out.
-constexpr auto kExpirySafety = 10s;
 
 std::string xml_unescape(std::string_view s) {
   std::string out;
@@ -119,18 +114,18 @@ Result<std::unique_ptr<CredentialChain::WebIdentity>> CredentialChain::WebIdenti
 
 void CredentialChain::WebIdentity::get(const std::shared_ptr<CredentialChain>& chain,
                                        http::Deadline deadline, Handler handler) {
-  const auto now = WallClock::now();
+  const WallClock::time_point wall = options.wall_now();
   std::unique_lock lock(mutex_);
-  if (current_ && (!current_->expiration || now + kExpirySafety < *current_->expiration)) {
+  if (current_ && (!current_->expiration || wall + kExpirySafety < *current_->expiration)) {
     CredentialsPtr c = current_;
-    const bool due = current_->expiration && now + options.refresh_margin >= *current_->expiration;
-    const bool start = due && !refreshing_ && http::Clock::now() >= retry_after_;
+    const bool due = current_->expiration && wall + options.refresh_margin >= *current_->expiration;
+    const bool start = due && !refreshing_ && Clock::now() >= retry_after_;
     if (start) refreshing_ = true;
     lock.unlock();
-    if (start) refresh(chain);  // in the background: this caller does not wait
+    if (start) refresh(chain, deadline);  // in the background: this caller does not wait
     return complete(std::move(handler), Error(), std::move(c));
   }
-  if (!refreshing_ && http::Clock::now() < retry_after_) {
+  if (!refreshing_ && Clock::now() < retry_after_) {
     Error e = last_error_;
     lock.unlock();
     return complete(std::move(handler), std::move(e), nullptr);
@@ -138,7 +133,7 @@ void CredentialChain::WebIdentity::get(const std::shared_ptr<CredentialChain>& c
   const std::uint64_t id = next_id_++;
   auto timer = std::make_shared<Timer>(executor, deadline);
   auto slot = asio::get_associated_cancellation_slot(handler);
-  waiters_.push_back({id, std::move(handler), timer});
+  waiters_.push_back({id, std::move(handler), timer, deadline});
   const bool start = !refreshing_;
   refreshing_ = true;
   lock.unlock();
@@ -157,7 +152,7 @@ void CredentialChain::WebIdentity::get(const std::shared_ptr<CredentialChain>& c
                                      "deadline exceeded while waiting for STS credentials"));
     }
   });
-  if (start) refresh(chain);
+  if (start) refresh(chain, deadline);
 }
 
 void CredentialChain::WebIdentity::invalidate() {
@@ -165,7 +160,8 @@ void CredentialChain::WebIdentity::invalidate() {
   current_.reset();
 }
 
-void CredentialChain::WebIdentity::refresh(const std::shared_ptr<CredentialChain>& chain) {
+void CredentialChain::WebIdentity::refresh(const std::shared_ptr<CredentialChain>& chain,
+                                           http::Deadline deadline) {
   std::string token;
   std::ifstream in(token_file, std::ios::binary);
   if (in) {
@@ -175,7 +171,8 @@ void CredentialChain::WebIdentity::refresh(const std::shared_ptr<CredentialChain
   }
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   if (token.empty()) {
-    return refreshed(unavailable("cannot read the web identity token file " + token_file), nullptr);
+    return refreshed(chain, unavailable("cannot read the web identity token file " + token_file),
+                     nullptr);
   }
   http::Request req;
   req.method = "POST";
@@ -188,10 +185,12 @@ void CredentialChain::WebIdentity::refresh(const std::shared_ptr<CredentialChain
   req.sensitive = true;  // the token is a bearer credential, the answer holds keys
   req.retry_if = aws_throttled;
   client->async_request(
-      std::move(req), http::Clock::now() + options.sts_timeout,
+      std::move(req), deadline,
       [chain](Error e, http::Response r) {
         WebIdentity& self = *chain->web_;
         CredentialsPtr fresh;
+        // Transport errors already name the origin; STS's own answers do not.
+        const std::string where = e.ok() || r.status >= 500 ? "STS " + self.sts_url.origin() : "STS";
         if (e.ok() && r.status == 200) {
           Result<Credentials> parsed = parse_assume_role_response(r.body);
           if (parsed.ok()) {
@@ -205,13 +204,14 @@ void CredentialChain::WebIdentity::refresh(const std::shared_ptr<CredentialChain
           e = map_aws_error("AssumeRoleWithWebIdentity", r);
         }
         wipe(r.body);
-        self.refreshed(e.prefixed("STS " + self.sts_url.origin()), std::move(fresh));
+        self.refreshed(chain, e.prefixed(where), std::move(fresh));
       });
 }
 
-void CredentialChain::WebIdentity::refreshed(Error error, CredentialsPtr fresh) {
-  std::list<Waiter> waiters;
-  CredentialsPtr now;
+void CredentialChain::WebIdentity::refreshed(const std::shared_ptr<CredentialChain>& chain,
+                                             Error error, CredentialsPtr fresh) {
+  std::list<Waiter> served;
+  std::optional<http::Deadline> again;
   {
     std::lock_guard lock(mutex_);
     refreshing_ = false;
@@ -219,24 +219,39 @@ void CredentialChain::WebIdentity::refreshed(Error error, CredentialsPtr fresh) 
       current_ = fresh;
       retry_after_ = {};
       last_error_ = {};
+      served.swap(waiters_);
+    } else if (error.code() == Code::deadline_exceeded) {
+      // The budget of the caller that started the call ran out, which says
+      // nothing about STS: no hold-off. Waiters whose own deadline has come
+      // fail now (their timers may not have run yet); the rest try again.
+      const Clock::time_point now = Clock::now();
+      for (auto it = waiters_.begin(); it != waiters_.end();) {
+        const auto next = std::next(it);
+        if (it->deadline <= now) {
+          served.splice(served.end(), waiters_, it);
+        } else if (!again || *again < it->deadline) {
+          again = it->deadline;
+        }
+        it = next;
+      }
+      refreshing_ = again.has_value();
     } else {
-      retry_after_ = http::Clock::now() + kFailureHoldOff;
+      retry_after_ = Clock::now() + kFailureHoldOff;
       last_error_ = error;
+      served.swap(waiters_);
     }
-    now = current_;
-    waiters.swap(waiters_);
   }
   if (fresh) {
     const std::time_t t = WallClock::to_time_t(*fresh->expiration);
     char buf[32];
     std::tm tm{};
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", ::gmtime_r(&t, &tm));
-    log::info("msg=\"refreshed AWS credentials\" source=\"" + describe() + "\" expires=" + buf);
+    log::info("msg=\"refreshed AWS credentials\" source=" + quote(describe()) + " expires=" + buf);
   } else {
-    log::warn("msg=\"AWS credential refresh failed\" source=\"" + describe() + "\" error=\"" +
-              error.message() + "\"");
+    log::warn("msg=\"AWS credential refresh failed\" source=" + quote(describe()) +
+              " error=" + quote(error.message(), 600) + (again ? " retrying=true" : ""));
   }
-  for (Waiter& w : waiters) {
+  for (Waiter& w : served) {
     w.timer->cancel();
     if (fresh) {
       complete(std::move(w.handler), Error(), fresh);
@@ -244,6 +259,7 @@ void CredentialChain::WebIdentity::refreshed(Error error, CredentialsPtr fresh) 
       complete(std::move(w.handler), error, nullptr);
     }
   }
+  if (again) refresh(chain, *again);
 }
 
 void CredentialChain::WebIdentity::drop_waiter(std::uint64_t id, Error error) {

@@ -8,9 +8,11 @@
 #include <ctime>
 #include <future>
 
+#include "common/clock.hpp"
 #include "provider_fixture.hpp"
 #include "support/local_http_server.hpp"
 #include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 namespace trousseau::providers::awskms {
 namespace {
@@ -18,6 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::LocalHttpServer;
 using testing::respond;
+using testing::wait_until;
 
 constexpr const char* kFile = R"(# comment
 [default]
@@ -78,8 +81,8 @@ class ChainTest : public ProviderFixture {
     o.region = "us-east-1";
     return CredentialChain::create(io.get_executor(), o);
   }
-  std::pair<Error, CredentialsPtr> get(CredentialChain& c, std::chrono::milliseconds budget = 2s) {
-    return c.async_get(http::Clock::now() + budget, asio::use_future([](Error e, CredentialsPtr p) {
+  std::pair<Error, CredentialsPtr> get(CredentialChain& c, Clock::duration budget = 2s) {
+    return c.async_get(Clock::now() + budget, asio::use_future([](Error e, CredentialsPtr p) {
       return std::make_pair(e, p);
     })).get();
   }
@@ -131,18 +134,10 @@ TEST_F(ChainTest, NoCredentialsNamesTheOptions) {
   EXPECT_NE(c.error().message().find("AWS_WEB_IDENTITY_TOKEN_FILE"), std::string::npos);
 }
 
-std::string sts_answer(const std::string& key, std::chrono::seconds valid_for) {
-  const std::time_t t = WallClock::to_time_t(WallClock::now() + valid_for);
-  char buf[32];
-  std::tm tm{};
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", ::gmtime_r(&t, &tm));
-  return "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
-         "<AccessKeyId>" + key + "</AccessKeyId><SecretAccessKey>s-" + key +
-         "</SecretAccessKey><SessionToken>t-" + key + "</SessionToken><Expiration>" + buf +
-         "</Expiration></Credentials></AssumeRoleWithWebIdentityResult>"
-         "</AssumeRoleWithWebIdentityResponse>";
-}
-
+/// Web identity under stopped time: Clock stands still until the test
+/// advances it, and the wall clock the chain compares STS expiry times with
+/// moves with it, so refresh margins, hold-offs and deadlines are reached
+/// by advance(), never by waiting.
 class WebIdentityTest : public ChainTest {
  protected:
   Result<std::shared_ptr<CredentialChain>> web(std::chrono::seconds margin) {
@@ -153,14 +148,35 @@ class WebIdentityTest : public ChainTest {
     o.region = "us-east-1";
     o.sts_endpoint = sts.url();
     o.refresh_margin = margin;
-    o.sts_timeout = 300ms;
+    o.wall_now = [this] { return wall_now(); };
     return CredentialChain::create(io.get_executor(), o);
   }
+
+  WallClock::time_point wall_now() const {
+    return wall_start + std::chrono::duration_cast<WallClock::duration>(Clock::now() - clock_start);
+  }
+
+  /// Starts a get and returns its outcome's future.
+  std::future<std::pair<Error, CredentialsPtr>> start_get(CredentialChain& c,
+                                                          Clock::duration budget = 2s) {
+    return c.async_get(Clock::now() + budget, asio::use_future([](Error e, CredentialsPtr p) {
+      return std::make_pair(e, p);
+    }));
+  }
+
+  trousseau::ManualTime time;
+  const Clock::time_point clock_start = Clock::now();
+  const WallClock::time_point wall_start = WallClock::now();
   LocalHttpServer sts;
 };
 
+template <typename T>
+bool ready(const std::future<T>& f) {
+  return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
 TEST_F(WebIdentityTest, SendsTheTokenAndCachesTheAnswer) {
-  sts.script({respond(200, sts_answer("ASIAONE", 1h))});
+  sts.script({respond(200, sts_answer("ASIAONE", wall_now() + 1h))});
   auto c = web(5min);
   ASSERT_TRUE(c.ok()) << c.error().message();
   auto [e, creds] = get(**c);
@@ -175,38 +191,90 @@ TEST_F(WebIdentityTest, SendsTheTokenAndCachesTheAnswer) {
   EXPECT_NE(body.find("WebIdentityToken=header.payload.signature"), std::string::npos);
 }
 
-TEST_F(WebIdentityTest, RefreshesInTheBackgroundWithoutBlockingValidCallers) {
-  // A margin of almost the whole lifetime: every call finds the credentials due.
-  sts.script({respond(200, sts_answer("ASIAONE", 1h)), testing::hang(),
-              respond(200, sts_answer("ASIATWO", 1h))});
+TEST_F(WebIdentityTest, RefreshesOnlyOnceTheMarginBeforeExpiryIsReached) {
+  sts.script({respond(200, sts_answer("ASIAONE", wall_now() + 1h)),
+              respond(200, sts_answer("ASIATWO", wall_now() + 2h))});
+  auto c = web(5min);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(get(**c).second->access_key_id, "ASIAONE");
+  time.advance(54min);  // 6 minutes left: not due yet
+  EXPECT_EQ(get(**c).second->access_key_id, "ASIAONE");
+  EXPECT_EQ(sts.requests(), 1);
+  time.advance(2min);  // 4 minutes left: due
+  EXPECT_EQ(get(**c).second->access_key_id, "ASIAONE") << "the valid credentials still serve";
+  ASSERT_TRUE(wait_until([&] { return sts.requests() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return get(**c).second->access_key_id == "ASIATWO"; }));
+  EXPECT_EQ(sts.requests(), 2);
+}
+
+TEST_F(WebIdentityTest, ABackgroundRefreshNeverBlocksCallersWithValidCredentials) {
+  // A margin of the whole lifetime: every call finds ASIAONE due. ASIATWO
+  // lasts longer, so that it ends the refreshing.
+  sts.script({respond(200, sts_answer("ASIAONE", wall_now() + 1h)), testing::hang(),
+              respond(200, sts_answer("ASIATWO", wall_now() + 2h))});
   auto c = web(3600s);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(get(**c).second->access_key_id, "ASIAONE");
-  const auto start = std::chrono::steady_clock::now();
-  auto [e, creds] = get(**c);  // starts a refresh, which hangs
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 100ms);
-  ASSERT_TRUE(e.ok());
+  // Starts a refresh within this caller's 2 s, which hangs; the caller is
+  // served at once (under stopped time, a wait for STS would never end).
+  auto first = start_get(**c, 2s);
+  ASSERT_TRUE(wait_until([&] { return ready(first); }));
+  EXPECT_EQ(first.get().second->access_key_id, "ASIAONE");
+  ASSERT_TRUE(wait_until([&] { return sts.requests() == 2; }));
+  EXPECT_EQ(get(**c).second->access_key_id, "ASIAONE") << "still served during the refresh";
+  // The hung call ends at the deadline of the caller that started it. That
+  // says nothing about STS, so no hold-off: the next caller refreshes again.
+  time.advance(2s);
+  ASSERT_TRUE(wait_until([&] { return get(**c).second->access_key_id == "ASIATWO"; }));
+  EXPECT_EQ(sts.requests(), 3);
+}
+
+TEST_F(WebIdentityTest, AFailedCallHoldsOffCallersWithoutCredentialsForTheHoldOff) {
+  sts.script({respond(400, "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken"
+                           "</Code><Message>bad token</Message></Error></ErrorResponse>"),
+              respond(200, sts_answer("ASIAONE", wall_now() + 1h))});
+  auto c = web(5min);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(get(**c).first.code(), Code::permission_denied);
+  EXPECT_EQ(sts.requests(), 1);
+  time.advance(CredentialChain::kFailureHoldOff - 1ms);
+  auto [held, none] = get(**c);
+  EXPECT_EQ(held.code(), Code::permission_denied) << "within the hold-off: the last error, at once";
+  EXPECT_FALSE(none);
+  EXPECT_EQ(sts.requests(), 1);
+  time.advance(1ms);
+  auto [e, creds] = get(**c);
+  ASSERT_TRUE(e.ok()) << e.message();
   EXPECT_EQ(creds->access_key_id, "ASIAONE");
-  for (int i = 0; i < 100 && sts.requests() < 2; ++i) std::this_thread::sleep_for(5ms);
   EXPECT_EQ(sts.requests(), 2);
-  EXPECT_EQ(get(**c).second->access_key_id, "ASIAONE");  // still served during the refresh
-  // The hung refresh times out (300 ms); after the hold-off a new one succeeds.
-  std::this_thread::sleep_for(5500ms);
-  EXPECT_EQ(get(**c).second->access_key_id, "ASIAONE");
-  for (int i = 0; i < 200 && sts.requests() < 3; ++i) std::this_thread::sleep_for(5ms);
-  std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(get(**c).second->access_key_id, "ASIATWO");
 }
 
 TEST_F(WebIdentityTest, WaitingCallersHonourTheirDeadline) {
   sts.script({testing::hang()});
   auto c = web(5min);
   ASSERT_TRUE(c.ok());
-  const auto start = std::chrono::steady_clock::now();
-  auto [e, creds] = get(**c, 100ms);
+  auto result = start_get(**c, 100ms);
+  ASSERT_TRUE(wait_until([&] { return sts.requests() == 1; }));
+  EXPECT_FALSE(ready(result)) << "time stands still: nothing may end the wait yet";
+  time.advance(100ms);
+  auto [e, creds] = result.get();
   EXPECT_EQ(e.code(), Code::deadline_exceeded) << e.message();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 250ms);
   EXPECT_FALSE(creds);
+}
+
+TEST_F(WebIdentityTest, AWaiterWithTimeLeftOutlivesACallStartedUnderAShorterDeadline) {
+  sts.script({testing::hang(), respond(200, sts_answer("ASIAONE", wall_now() + 1h))});
+  auto c = web(5min);
+  ASSERT_TRUE(c.ok());
+  auto hurried = start_get(**c, 1s);  // starts the STS call, within 1 s
+  auto patient = start_get(**c, 10s);  // joins it
+  ASSERT_TRUE(wait_until([&] { return sts.requests() == 1; }));
+  time.advance(1s);
+  EXPECT_EQ(hurried.get().first.code(), Code::deadline_exceeded);
+  auto [e, creds] = patient.get();
+  ASSERT_TRUE(e.ok()) << e.message();
+  EXPECT_EQ(creds->access_key_id, "ASIAONE");
+  EXPECT_EQ(sts.requests(), 2);
 }
 
 TEST_F(WebIdentityTest, WaitingCallersCanBeCancelled) {
@@ -215,25 +283,24 @@ TEST_F(WebIdentityTest, WaitingCallersCanBeCancelled) {
   ASSERT_TRUE(c.ok());
   asio::cancellation_signal signal;
   std::promise<Error> done;
-  (*c)->async_get(http::Clock::now() + 10s,
+  (*c)->async_get(Clock::now() + 10s,
                   asio::bind_cancellation_slot(signal.slot(), [&](Error e, CredentialsPtr) {
                     done.set_value(std::move(e));
                   }));
-  for (int i = 0; i < 100 && sts.requests() < 1; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(wait_until([&] { return sts.requests() == 1; }));
   asio::post(io, [&] { signal.emit(asio::cancellation_type::terminal); });
-  auto fut = done.get_future();
-  ASSERT_EQ(fut.wait_for(100ms), std::future_status::ready);
-  EXPECT_EQ(fut.get().code(), Code::cancelled);
+  EXPECT_EQ(done.get_future().get().code(), Code::cancelled);
 }
 
-TEST_F(WebIdentityTest, StsRefusalIsPermissionDenied) {
+TEST_F(WebIdentityTest, StsRefusalIsPermissionDeniedWithTheQuotedMessage) {
   sts.script({respond(400, "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken"
                            "</Code><Message>bad token</Message></Error></ErrorResponse>")});
   auto c = web(5min);
   ASSERT_TRUE(c.ok());
   auto [e, creds] = get(**c);
   EXPECT_EQ(e.code(), Code::permission_denied) << e.message();
-  EXPECT_NE(e.message().find("bad token"), std::string::npos);
+  EXPECT_NE(e.message().find("InvalidIdentityToken: \"bad token\""), std::string::npos)
+      << e.message();
   EXPECT_EQ(e.message().find("header.payload"), std::string::npos);  // the token stays secret
 }
 

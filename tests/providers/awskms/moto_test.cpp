@@ -27,11 +27,12 @@ class AwsKmsMotoTest : public ProviderFixture {
 
   std::string settings(const std::string& key, const std::string& cluster = "test") {
     return "region: us-east-1, key_id: '" + key + "', endpoint: '" + moto_->endpoint() +
-           "', cluster_name: " + cluster + ", request_timeout: 5s";
+           "', cluster_name: " + cluster;
   }
 
-  std::unique_ptr<Provider> make(const std::string& key, const std::string& cluster = "test") {
-    auto p = create(settings(key, cluster));
+  std::unique_ptr<Provider> make(const std::string& key, const std::string& cluster = "test",
+                                 const std::string& extra = "") {
+    auto p = create(settings(key, cluster) + (extra.empty() ? "" : ", " + extra));
     EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message());
     return p.ok() ? std::move(p).value() : nullptr;
   }
@@ -66,7 +67,7 @@ TEST_F(AwsKmsMotoTest, AnotherContextOrClusterFailsIntegrity) {
   ASSERT_TRUE(err.ok()) << err.message();
   auto [e1, s1] = unwrap(*p, to_bytes("another slot"), w.key_version, w.wrapped);
   EXPECT_EQ(e1.code(), Code::integrity) << e1.message();
-  EXPECT_NE(e1.message().find("awskms aws"), std::string::npos) << e1.message();
+  EXPECT_EQ(e1.message().find("awskms"), std::string::npos) << "the engine names the provider";
   EXPECT_TRUE(s1.empty());
   auto other_cluster = make(arn_of_identity(w.key_version), "another-cluster");
   ASSERT_TRUE(other_cluster);
@@ -87,11 +88,49 @@ TEST_F(AwsKmsMotoTest, TamperedBlobFailsIntegrity) {
   EXPECT_NE(e.message().find("InvalidCiphertextException"), std::string::npos);
 }
 
-TEST_F(AwsKmsMotoTest, AKeyVersionThatIsNotAnArnFailsIntegrityWithoutACall) {
-  auto p = make(moto_->create_key());
-  ASSERT_TRUE(p);
-  auto [e, s] = unwrap(*p, context, "sha256:not-a-kms-key", to_bytes("x"));
-  EXPECT_EQ(e.code(), Code::integrity);
+TEST_F(AwsKmsMotoTest, AShareOfAnotherKeyOurCredentialsReachIsRefused) {
+  // Both keys are in the same account: KMS would decrypt under either.
+  auto ours = make(moto_->create_key());
+  auto theirs = make(moto_->create_key());
+  ASSERT_TRUE(ours && theirs);
+  SecretBytes share = SecretBytes::random(32);
+  auto [err, w] = wrap(*theirs, context, share.view());
+  ASSERT_TRUE(err.ok()) << err.message();
+  EXPECT_FALSE(ours->owns_key_version(w.key_version));
+  auto [e, s] = unwrap(*ours, context, w.key_version, w.wrapped);
+  EXPECT_EQ(e.code(), Code::invalid_argument) << e.message();
+  EXPECT_TRUE(s.empty());
+  auto [e2, s2] = unwrap(*ours, context, "sha256:not-a-kms-key", to_bytes("x"));
+  EXPECT_EQ(e2.code(), Code::invalid_argument) << e2.message();
+}
+
+TEST_F(AwsKmsMotoTest, ARePointedAliasStillOpensSharesOfAListedPreviousKey) {
+  const std::string before = moto_->create_key();
+  const std::string after = moto_->create_key();
+  moto_->create_alias("alias/trousseau-repointed", before);
+  auto old_provider = make("alias/trousseau-repointed");
+  ASSERT_TRUE(old_provider);
+  SecretBytes share = SecretBytes::random(32);
+  auto [err, w] = wrap(*old_provider, context, share.view());
+  ASSERT_TRUE(err.ok()) << err.message();
+  ASSERT_EQ(arn_of_identity(w.key_version), before);
+
+  moto_->update_alias("alias/trousseau-repointed", after);
+  auto listed = make("alias/trousseau-repointed", "test", "previous_key_ids: ['" + before + "']");
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(arn_of_identity(listed->key_identity()), after);
+  auto [e, back] = unwrap(*listed, context, w.key_version, w.wrapped);
+  ASSERT_TRUE(e.ok()) << e.message();
+  EXPECT_TRUE(back.equals(share.view()));
+  auto [e2, w2] = wrap(*listed, context, share.view());
+  ASSERT_TRUE(e2.ok()) << e2.message();
+  EXPECT_EQ(arn_of_identity(w2.key_version), after) << "a previous key never wraps";
+
+  auto unlisted = make("alias/trousseau-repointed");
+  ASSERT_TRUE(unlisted);
+  auto [e3, s3] = unwrap(*unlisted, context, w.key_version, w.wrapped);
+  EXPECT_EQ(e3.code(), Code::invalid_argument) << e3.message();
+  EXPECT_TRUE(s3.empty());
 }
 
 TEST_F(AwsKmsMotoTest, AliasResolvesToTheKeyArnAtCreate) {
@@ -106,12 +145,15 @@ TEST_F(AwsKmsMotoTest, AliasResolvesToTheKeyArnAtCreate) {
   EXPECT_EQ(w.key_version, arn);  // the ARN is recorded, never the alias
 }
 
-TEST_F(AwsKmsMotoTest, AnUnknownAliasFailsCreateNamingTheProvider) {
+TEST_F(AwsKmsMotoTest, AnUnknownAliasFailsCreateWithTheAwsError) {
   auto p = create(settings("alias/does-not-exist"), "aws-missing");
   ASSERT_FALSE(p.ok());
-  EXPECT_NE(p.error().message().find("awskms aws-missing"), std::string::npos)
+  EXPECT_NE(p.error().message().find("NotFoundException"), std::string::npos)
       << p.error().message();
-  EXPECT_NE(p.error().message().find("NotFoundException"), std::string::npos);
+  EXPECT_NE(p.error().message().find("\"alias/does-not-exist\""), std::string::npos)
+      << p.error().message();
+  EXPECT_EQ(p.error().message().find("aws-missing"), std::string::npos)
+      << "whoever builds the provider names it: " << p.error().message();
 }
 
 TEST_F(AwsKmsMotoTest, ProbeSucceedsOnAnEnabledKey) {
@@ -121,15 +163,15 @@ TEST_F(AwsKmsMotoTest, ProbeSucceedsOnAnEnabledKey) {
   EXPECT_TRUE(e.ok()) << e.message();
 }
 
-TEST_F(AwsKmsMotoTest, DisabledKeyIsUnavailableNamingTheProvider) {
+TEST_F(AwsKmsMotoTest, ADisabledKeyFailsTheProbeAsUnavailable) {
   const std::string arn = moto_->create_key();
   auto p = make(arn);
   ASSERT_TRUE(p);
   moto_->disable_key(arn);
   Error e = probe(*p);
   EXPECT_EQ(e.code(), Code::unavailable);
-  EXPECT_NE(e.message().find("awskms aws"), std::string::npos) << e.message();
-  EXPECT_NE(e.message().find("Disabled"), std::string::npos) << e.message();
+  EXPECT_NE(e.message().find("\"Disabled\""), std::string::npos) << e.message();
+  EXPECT_EQ(e.message().find("awskms"), std::string::npos) << e.message();
 }
 
 TEST_F(AwsKmsMotoTest, RotationChangesTheKeyIdentityAtTheNextProbe) {
@@ -166,7 +208,7 @@ TEST_F(AwsKmsMotoTest, WebIdentityCredentialsComeFromStsAssumeRoleWithWebIdentit
   ASSERT_TRUE(chain.ok()) << chain.error().message();
   EXPECT_NE((*chain)->source().find("web identity"), std::string::npos);
   auto [err, creds] = (*chain)->async_get(
-      http::Clock::now() + 5s,
+      Clock::now() + 30s,
       asio::use_future([](Error e, CredentialsPtr c) { return std::make_pair(e, c); })).get();
   ASSERT_TRUE(err.ok()) << err.message();
   ASSERT_TRUE(creds);
@@ -196,16 +238,14 @@ TEST_F(AwsKmsMotoTest, HarnessStopsAndRestartsOnTheSamePort) {
   ASSERT_TRUE(own.running()) << own.log_tail();
   const std::string arn = own.create_key();
   auto p = create("region: us-east-1, key_id: '" + arn + "', endpoint: '" + own.endpoint() +
-                  "', cluster_name: test, request_timeout: 2s");
+                  "', cluster_name: test");
   ASSERT_TRUE(p.ok()) << p.error().message();
   const auto port = own.port();
   own.stop();
   EXPECT_FALSE(own.running());
   SecretBytes share = SecretBytes::random(32);
-  const auto start = std::chrono::steady_clock::now();
-  auto [e, w] = wrap(**p, context, share.view());
+  auto [e, w] = wrap(**p, context, share.view());  // refused connections, retried, then given up
   EXPECT_EQ(e.code(), Code::unavailable) << e.message();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
   own.restart();
   ASSERT_TRUE(own.running()) << own.log_tail();
   EXPECT_EQ(own.port(), port);

@@ -8,11 +8,14 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <ctime>
+#include <optional>
 #include <thread>
 
-#include "support/call_options.hpp"
 #include "config/node.hpp"
+#include "providers/awskms/credentials.hpp"
 #include "providers/registry.hpp"
+#include "support/call_options.hpp"
 
 namespace trousseau::providers::awskms {
 
@@ -64,6 +67,20 @@ class ProviderFixture : public ::testing::Test {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;
 };
+
+/// An STS AssumeRoleWithWebIdentity answer for access key `key` (secret
+/// "s-<key>", token "t-<key>") that expires at `expires`, in whole seconds.
+inline std::string sts_answer(const std::string& key, WallClock::time_point expires) {
+  const std::time_t t = WallClock::to_time_t(expires);
+  char buf[32];
+  std::tm tm{};
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", ::gmtime_r(&t, &tm));
+  return "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
+         "<AccessKeyId>" + key + "</AccessKeyId><SecretAccessKey>s-" + key +
+         "</SecretAccessKey><SessionToken>t-" + key + "</SessionToken><Expiration>" + buf +
+         "</Expiration></Credentials></AssumeRoleWithWebIdentityResult>"
+         "</AssumeRoleWithWebIdentityResponse>";
+}
 
 /// Sets an environment variable for the scope (tests in one binary run
 /// sequentially).

@@ -16,6 +16,7 @@ std::vector<std::string> errors_of(const std::string& settings) {
   const ProviderFactory* f = Registry::instance().find("awskms");
   EXPECT_NE(f, nullptr);
   if (f != nullptr) (void)f->parse(node);
+  node.reject_unknown_keys();
   return diag.errors();
 }
 
@@ -76,6 +77,32 @@ TEST(AwsKmsSettings, ChecksTheRegionName) {
 TEST(AwsKmsSettings, CaFileMustBeAbsolute) {
   EXPECT_TRUE(has(errors_of("key_id: alias/k, region: us-east-1, cluster_name: c, ca_file: ca.pem"),
                   "providers[0].ca_file"));
+}
+
+TEST(AwsKmsSettings, PreviousKeyIdsAreFullKeyArnsOfTheProvidersRegion) {
+  const std::string base = "key_id: 'arn:aws:kms:eu-west-1:111122223333:key/current', cluster_name: c, ";
+  EXPECT_TRUE(errors_of(base + "previous_key_ids: ['arn:aws:kms:eu-west-1:111122223333:key/old', "
+                               "'arn:aws:kms:eu-west-1:444455556666:key/older']")
+                  .empty());
+  auto e = errors_of(base + "previous_key_ids: ['arn:aws:kms:eu-west-1:111122223333:key/old', "
+                            "alias/old, 1234abcd-12ab-34cd-56ef-1234567890ab, "
+                            "'arn:aws:kms:eu-west-1:111122223333:alias/old', "
+                            "'arn:aws:kms:us-east-1:111122223333:key/old']");
+  EXPECT_FALSE(has(e, "providers[0].previous_key_ids[0]"));
+  EXPECT_TRUE(has(e, "providers[0].previous_key_ids[1]"));
+  EXPECT_TRUE(has(e, "providers[0].previous_key_ids[2]"));
+  EXPECT_TRUE(has(e, "providers[0].previous_key_ids[3]"));
+  EXPECT_TRUE(has(e, "providers[0].previous_key_ids[4]: is in region us-east-1"));
+  EXPECT_TRUE(has(errors_of(base + "previous_key_ids: 'arn:aws:kms:eu-west-1:111122223333:key/old'"),
+                  "providers[0].previous_key_ids"));
+}
+
+TEST(AwsKmsSettings, HasNoTimeoutsOfItsOwn) {
+  // Every call runs within the caller's deadline; the generic provider
+  // `timeout` (read by the engine, not here) bounds it.
+  const std::string base = "key_id: alias/k, region: us-east-1, cluster_name: c, ";
+  EXPECT_TRUE(has(errors_of(base + "request_timeout: 5s"), "providers[0].request_timeout: unknown field"));
+  EXPECT_TRUE(has(errors_of(base + "sts_timeout: 5s"), "providers[0].sts_timeout: unknown field"));
 }
 
 }  // namespace
