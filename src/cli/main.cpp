@@ -48,10 +48,7 @@ int serve(const std::string& path) {
   }
   auto cfg = load(path);
   if (!cfg) return 2;
-  log::set_level(cfg->log_level == "debug"  ? log::Level::debug
-                 : cfg->log_level == "warn" ? log::Level::warn
-                 : cfg->log_level == "error" ? log::Level::error
-                                             : log::Level::info);
+  log::set_level(cfg->log_level);
   // Block the stop signals in every thread; this one waits for them.
   sigset_t stop;
   sigemptyset(&stop);

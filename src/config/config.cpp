@@ -156,9 +156,16 @@ std::optional<Config> parse(const YAML::Node& yaml, Diagnostics& diag) {
   }
   cfg.socket_group = root.optional_string("socket_group");
   cfg.state_dir = root.string("state_dir", cfg.state_dir);
-  cfg.log_level = root.string("log_level", cfg.log_level);
-  if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "warn" &&
-      cfg.log_level != "error") {
+  const std::string level = root.string("log_level", "info");
+  if (level == "debug") {
+    cfg.log_level = log::Level::debug;
+  } else if (level == "info") {
+    cfg.log_level = log::Level::info;
+  } else if (level == "warn") {
+    cfg.log_level = log::Level::warn;
+  } else if (level == "error") {
+    cfg.log_level = log::Level::error;
+  } else {
     root.error("log_level", "must be debug, info, warn or error");
   }
   parse_providers(root, cfg);

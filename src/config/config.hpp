@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/log.hpp"
 #include "config/node.hpp"
 #include "providers/registry.hpp"
 
@@ -61,7 +62,7 @@ struct Config {
   std::string socket = "/var/run/trousseau/kms.sock";
   std::optional<std::string> socket_group;
   std::string state_dir = "/var/lib/trousseau";
-  std::string log_level = "info";
+  log::Level log_level = log::Level::info;
   PolicyConfig policy;
   std::vector<ProviderConfig> providers;
   HealthConfig health;

@@ -153,5 +153,18 @@ providers:
   EXPECT_TRUE(has_error(d, "provider 'a' is already used in slot 0"));
 }
 
+TEST(Config, LogLevelIsParsedIntoItsEnum) {
+  for (const auto& [text, level] : std::vector<std::pair<std::string, log::Level>>{
+           {"debug", log::Level::debug}, {"warn", log::Level::warn}, {"error", log::Level::error}}) {
+    Diagnostics d;
+    auto cfg = load_string(std::string(kValid) + "log_level: " + text + "\n", d);
+    ASSERT_TRUE(cfg.has_value()) << text;
+    EXPECT_EQ(cfg->log_level, level);
+  }
+  Diagnostics d;
+  EXPECT_FALSE(load_string(std::string(kValid) + "log_level: loud\n", d).has_value());
+  EXPECT_TRUE(has_error(d, "log_level: must be debug, info, warn or error"));
+}
+
 }  // namespace
 }  // namespace trousseau::config
