@@ -21,13 +21,6 @@ Clock::time_point Clock::now() noexcept {
   return time_point(duration(manual));
 }
 
-std::chrono::steady_clock::time_point Clock::to_steady(time_point t) noexcept {
-  if (g_manual.load(std::memory_order_acquire) == kReal) {
-    return std::chrono::steady_clock::time_point(t.time_since_epoch());
-  }
-  return std::chrono::steady_clock::now() + (t - now());
-}
-
 Clock::duration ClockWaitTraits::to_wait_duration(const Clock::duration& d) {
   if (g_manual.load(std::memory_order_acquire) == kReal) return d;
   // Manual time moves only by advance(): look again soon, and at once for

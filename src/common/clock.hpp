@@ -22,10 +22,6 @@ class Clock {
   static constexpr bool is_steady = true;
 
   static time_point now() noexcept;
-
-  /// The same instant on std::chrono::steady_clock, for libraries that only
-  /// take that clock. Under ManualTime the distance from now() is kept.
-  static std::chrono::steady_clock::time_point to_steady(time_point t) noexcept;
 };
 
 /// How long the reactor may sleep before it looks at Clock again. Under
@@ -48,7 +44,6 @@ class ManualTime {
   ManualTime& operator=(const ManualTime&) = delete;
 
   void advance(Clock::duration by);
-  Clock::time_point now() const { return Clock::now(); }
 };
 
 }  // namespace trousseau

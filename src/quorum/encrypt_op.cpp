@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "envelope/aead.hpp"
 #include "envelope/shamir.hpp"
 #include "quorum/operation.hpp"
@@ -146,12 +147,11 @@ class EncryptOp final : public detail::Operation {
     auto encoded = envelope::encode(env, limits_);
     if (!encoded.ok()) return fail(encoded.error());
     if (!missing.empty()) {
-      std::string names;
-      for (const auto& m : missing) names += (names.empty() ? "" : ",") + m;
-      std::string why;
-      for (const auto& [name, e] : failures_) why += " [" + name + "] " + e.message() + ";";
+      std::vector<std::string> why;
+      for (const auto& [name, e] : failures_) why.push_back("[" + name + "] " + e.message());
       log::warn("msg=\"degraded encrypt\" slots=" + std::to_string(env.slots.size()) + "/" +
-                std::to_string(wraps_.size()) + " missing=" + names + " errors=\"" + why + "\"");
+                std::to_string(wraps_.size()) + " missing=" + join(missing, ",") +
+                " errors=" + quote(join(why, "; "), 2000));
     }
     std::string key_id = missing.empty() ? engine_.key_id() : note_degraded(missing);
     EncryptOutcome out{std::move(encoded.value()), std::move(key_id), std::move(missing)};

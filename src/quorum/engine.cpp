@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.hpp"
+#include "common/text.hpp"
 
 namespace trousseau::quorum {
 
@@ -125,8 +126,8 @@ void Engine::on_health_changed() {
   }
   ++rotation_.generation;
   rotation_.degraded = false;
-  std::string names;
-  for (const auto& m : rotation_.missing) names += (names.empty() ? "" : ",") + m;
+  const std::string names =
+      join(std::vector<std::string>(rotation_.missing.begin(), rotation_.missing.end()), ",");
   rotation_.missing.clear();
   persist_locked();
   log::info("msg=\"every provider is healthy after a degraded write; rotating key_id\" "
