@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "kms/kms_client.hpp"
+#include "kms/request.hpp"
 #include "support/fake_provider.hpp"
 #include "support/running_server.hpp"
 #include "support/wait.hpp"
@@ -176,6 +177,30 @@ TEST(CheckConfig, ReportsErrorsAndExitsNonZero) {
   EXPECT_NE(WEXITSTATUS(rc), 0);
   EXPECT_NE(out.find("providers[0].path: is required"), std::string::npos) << out;
   EXPECT_NE(out.find("policy.threshold"), std::string::npos) << out;
+}
+
+// The v2 and v1beta1 services keep one plaintext copy each way, in the
+// message gRPC owns, and register it here. Once gRPC is done with the call
+// the reactor wipes both before it frees itself.
+TEST(EngineReactor, WipesTheRequestAndResponsePlaintextWhenGrpcIsDone) {
+  boost::asio::io_context io;
+  Inflight inflight;
+  ASSERT_TRUE(inflight.enter());
+  std::string request_plain(100, 'p');
+  std::string response_plain(5000, 'q');  // beyond any small-string buffer
+  const char* request_data = request_plain.data();
+  const char* response_data = response_plain.data();
+  auto* reactor = new EngineReactor(boost::asio::make_strand(io), inflight);
+  reactor->wipe_on_done(&request_plain);
+  reactor->wipe_on_done(&response_plain);
+  EXPECT_EQ(request_plain, std::string(100, 'p')) << "wiped before gRPC is done";
+  reactor->OnDone();  // deletes the reactor
+  EXPECT_EQ(inflight.count(), 0);
+  // Same buffers, now all zero: wiped in place, not replaced.
+  ASSERT_EQ(request_plain.data(), request_data);
+  ASSERT_EQ(response_plain.data(), response_data);
+  EXPECT_EQ(request_plain, std::string(100, '\0'));
+  EXPECT_EQ(response_plain, std::string(5000, '\0'));
 }
 
 }  // namespace

@@ -4,8 +4,11 @@
 
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/post.hpp>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
+#include "common/log.hpp"
 #include "envelope/aead.hpp"
 #include "envelope/shamir.hpp"
 #include "support/call_options.hpp"
@@ -263,6 +266,42 @@ TEST(Engine, KeyIdRotatesOnceAfterADegradedWriteWhenProvidersRecover) {
   ASSERT_TRUE(std::filesystem::exists(spec.state_path));
   EngineHarness restarted(spec);  // the generation survives a restart
   EXPECT_EQ(restarted.engine().rotation().generation, 1u);
+}
+
+// A degraded write must carry the key_id of the generation it was written
+// in. If a probe that finds everyone healthy again lands between recording
+// the degraded write and reading the key_id, the envelope would be labelled
+// with the fresh generation, and apiserver would never rewrite it. Probes
+// race writes here on real threads; after every write, the rotation that
+// follows must move key_id away from the write's. The window is a few
+// instructions wide: with key_id read under a second lock, about one write
+// in a thousand came out stale, so 3000 writes catch it in most runs.
+TEST(Engine, ADegradedWriteKeepsItsKeyIdWhenARecoveryProbeRacesIt) {
+  EngineHarness h(three_slots(2, 2), /*threads=*/2);
+  h.fake("c").script_wrap({.fail = Code::unavailable});  // wraps fail, probes pass
+  log::set_level(log::Level::warn);                       // hundreds of rotations
+  std::atomic<bool> stop{false};
+  // What the health monitor does after a probe finds c healthy.
+  auto recovery_probe = [&] {
+    h.managed("c").record_probe(Error(), Clock::duration::zero());
+    h.engine().on_health_changed();
+  };
+  std::thread prober([&] {
+    while (!stop.load()) recovery_probe();
+  });
+  int stale = 0;
+  for (int i = 0; i < 3000 && stale == 0; ++i) {
+    auto enc = h.encrypt(kSeed);
+    ASSERT_TRUE(enc.ok()) << enc.error().message();
+    ASSERT_EQ(enc->missing, std::vector<std::string>{"c"});
+    recovery_probe();  // whatever the race did, this write's rotation is done now
+    ASSERT_FALSE(h.engine().rotation().degraded);
+    if (h.engine().key_id() == enc->key_id) ++stale;
+  }
+  stop = true;
+  prober.join();
+  log::set_level(log::Level::info);
+  EXPECT_EQ(stale, 0) << "degraded writes labelled with the generation after their rotation";
 }
 
 TEST(Engine, KeyIdDoesNotFlipFlopWithHealth) {
