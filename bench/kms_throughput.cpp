@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 8;
   const int per_thread = argc > 2 ? std::atoi(argv[2]) : 500;
   log::set_level(log::Level::error);
-  testing::RunningServer server(R"(
+  testkit::RunningServer server(R"(
 providers:
   - {name: key-a, type: keyfile, path: "{dir}/a.key"}
   - {name: key-b, type: keyfile, path: "{dir}/b.key"}
@@ -26,7 +26,7 @@ policy:
   slots: [{providers: [key-a]}, {providers: [key-b]}, {providers: [key-c]}]
 )");
   if (!server.started()) return 1;
-  testing::KmsClient warm(server.socket());
+  testkit::KmsClient warm(server.socket());
   v2::EncryptResponse enc;
   if (!warm.encrypt(std::string(32, 'k'), enc).ok()) return 1;
 
@@ -37,7 +37,7 @@ policy:
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
-        testing::KmsClient client(server.socket());
+        testkit::KmsClient client(server.socket());
         for (int i = 0; i < per_thread; ++i) {
           auto s = std::chrono::steady_clock::now();
           grpc::Status st;

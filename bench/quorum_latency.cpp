@@ -13,13 +13,13 @@ using namespace std::chrono_literals;
 namespace {
 
 void run(unsigned k, config::DecryptStrategy strategy, bool hang_fastest, int rounds) {
-  testing::PolicySpec spec;
+  testkit::PolicySpec spec;
   spec.threshold = k;
   spec.decrypt = strategy;
   spec.provider_timeout = 2s;
   spec.slots = {{"p5"}, {"p50"}, {"p500"}};
   spec.manual_time = false;  // a benchmark measures real time
-  testing::EngineHarness h(spec);
+  testkit::EngineHarness h(spec);
   Bytes seed(32, 1);
   auto enc = h.encrypt(seed, 3s);
   if (!enc.ok()) {

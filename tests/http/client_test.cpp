@@ -1,7 +1,7 @@
 // Tests of src/http/ (they live here until tests/http/ has a meson.build).
 //
 // Nothing here sleeps to order events or bounds a duration by the wall
-// clock: a test waits for the state it needs (testing::wait_until over the
+// clock: a test waits for the state it needs (testkit::wait_until over the
 // local server's counters), and a test about time freezes it with
 // ManualTime and moves it with advance().
 #include "http/client.hpp"
@@ -33,10 +33,10 @@ namespace trousseau::http {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::LocalHttpServer;
-using testing::Reply;
-using testing::respond;
-using testing::wait_until;
+using testkit::LocalHttpServer;
+using testkit::Reply;
+using testkit::respond;
+using testkit::wait_until;
 
 /// How long a request may take before the test calls it a hang. A guard,
 /// not a speed bound: no outcome below depends on it.
@@ -276,7 +276,7 @@ TEST_F(HttpClientTest, ADeadlineAlreadyPassedFailsWithoutConnecting) {
 TEST_F(HttpClientTest, TheDeadlineCutsAHangingRequestAndClosesTheSocket) {
   trousseau::ManualTime time;
   LocalHttpServer server;
-  server.script({testing::hang()});
+  server.script({testkit::hang()});
   auto client = make(plain());
   auto request = start(*client, get(server.url()), Clock::now() + 200ms);
   ASSERT_TRUE(wait_until([&] { return server.requests() == 1; }));
@@ -292,7 +292,7 @@ TEST_F(HttpClientTest, TheDeadlineCutsAHangingRequestAndClosesTheSocket) {
 TEST_F(HttpClientTest, CancellationCompletesTheRequestAndClosesTheSocket) {
   trousseau::ManualTime time;  // the deadline cannot fire: only the cancellation ends it
   LocalHttpServer server;
-  server.script({testing::hang()});
+  server.script({testkit::hang()});
   auto client = make(plain());
   asio::cancellation_signal signal;
   Completion request;
@@ -512,9 +512,9 @@ TEST(HttpClientThreads, ConcurrentRequestsAndCancellationsOnAThreadPool) {
 
 class HttpsClientTest : public HttpClientTest {
  protected:
-  testing::TempDir dir;
-  testing::TestPki good = testing::make_test_pki(dir.file("good"), {"DNS:localhost", "IP:127.0.0.1"});
-  testing::TestPki other = testing::make_test_pki(dir.file("other"), {"DNS:other.example"});
+  testkit::TempDir dir;
+  testkit::TestPki good = testkit::make_test_pki(dir.file("good"), {"DNS:localhost", "IP:127.0.0.1"});
+  testkit::TestPki other = testkit::make_test_pki(dir.file("other"), {"DNS:other.example"});
 
   ClientOptions tls(const std::string& ca) {
     ClientOptions o;

@@ -19,8 +19,8 @@
 namespace trousseau::kms {
 namespace {
 
-using testing::KmsClient;
-using testing::RunningServer;
+using testkit::KmsClient;
+using testkit::RunningServer;
 
 constexpr const char* kTwoOfThreeKeyfiles = R"(
 providers:
@@ -205,7 +205,7 @@ TEST_F(Conformance, ForgedLowThresholdEnvelopeFromOneProviderIsRefused) {
   random_fill(env.nonce);
   const Bytes context = envelope::share_context(env.nonce, 1, 1);
   providers::WrapResult wrapped;
-  key_a.async_wrap(::trousseau::testing::within(), context, chosen_key.view(),
+  key_a.async_wrap(::trousseau::testkit::within(), context, chosen_key.view(),
                    [&](Error e, providers::WrapResult w) {
                      ASSERT_TRUE(e.ok()) << e.message();
                      wrapped = std::move(w);

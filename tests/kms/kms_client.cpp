@@ -1,6 +1,6 @@
 #include "kms/kms_client.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 KmsClient::KmsClient(const std::string& socket_path, std::chrono::milliseconds timeout)
     : timeout_(timeout) {
@@ -72,4 +72,4 @@ grpc::Status KmsClient::v1_decrypt(const std::string& cipher, v1beta1::DecryptRe
   return v1_->Decrypt(&ctx, req, &out);
 }
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

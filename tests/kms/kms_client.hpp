@@ -12,7 +12,7 @@
 #include "kms_v1beta1.grpc.pb.h"
 #include "kms_v2.grpc.pb.h"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 class KmsClient {
  public:
@@ -38,4 +38,4 @@ class KmsClient {
   std::unique_ptr<v1beta1::KeyManagementService::Stub> v1_;
 };
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

@@ -23,9 +23,9 @@ namespace trousseau::kms {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::KmsClient;
-using testing::RunningServer;
-using testing::TempDir;
+using testkit::KmsClient;
+using testkit::RunningServer;
+using testkit::TempDir;
 
 constexpr const char* kOneKeyfile = R"(
 providers:
@@ -44,7 +44,7 @@ std::optional<config::Config> parse(const std::string& yaml) {
 
 std::string with_socket(const TempDir& dir, const std::string& socket) {
   return "socket: " + socket + "\nstate_dir: " + dir.file("state") + "\n" +
-         testing::replace_all(kOneKeyfile, "{dir}", dir.path().string());
+         testkit::replace_all(kOneKeyfile, "{dir}", dir.path().string());
 }
 
 TEST(Server, RefusesToStartWhenALiveProcessServesTheSocket) {
@@ -85,7 +85,7 @@ TEST(Server, RemovesAStaleSocket) {
 TEST(Server, RefusesToRemoveSomethingThatIsNotASocket) {
   TempDir dir;
   const std::string path = dir.file("precious.txt");
-  testing::write_file(path, "do not delete");
+  testkit::write_file(path, "do not delete");
   auto cfg = parse(with_socket(dir, path));
   auto server = Server::create(*cfg, {.create_missing_keys = true, .threads = 2});
   ASSERT_TRUE(server.ok());
@@ -102,7 +102,7 @@ policy: {threshold: 1, slots: [{providers: [slow]}]}
   KmsClient client(server.socket());
   v2::EncryptResponse enc;
   ASSERT_TRUE(client.encrypt(std::string(32, 's'), enc).ok());
-  testing::FakeProvider* fake = testing::FakeProvider::find("slow");
+  testkit::FakeProvider* fake = testkit::FakeProvider::find("slow");
   ASSERT_NE(fake, nullptr);
   fake->script_unwrap({.delay = 300ms});
   auto pending = std::async(std::launch::async, [&] {
@@ -110,7 +110,7 @@ policy: {threshold: 1, slots: [{providers: [slow]}]}
     grpc::Status st = client.decrypt(enc.ciphertext(), enc.key_id(), enc.annotations(), out);
     return std::make_pair(st, out.plaintext());
   });
-  ASSERT_TRUE(testing::wait_until([&] { return fake->in_flight() == 1; }));  // in flight
+  ASSERT_TRUE(testkit::wait_until([&] { return fake->in_flight() == 1; }));  // in flight
   server.server().shutdown(2s);
   auto [st, plain] = pending.get();
   EXPECT_TRUE(st.ok()) << st.error_message();
@@ -123,7 +123,7 @@ TEST(Server, SigtermStopsTheProcessWithExitZero) {
   TempDir dir;
   const std::string socket = dir.file("kms.sock");
   const std::string config = dir.file("config.yaml");
-  testing::write_file(config, with_socket(dir, socket));
+  testkit::write_file(config, with_socket(dir, socket));
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -165,7 +165,7 @@ TEST(CheckConfig, ReportsErrorsAndExitsNonZero) {
   ASSERT_NE(bin, nullptr);
   TempDir dir;
   const std::string config = dir.file("bad.yaml");
-  testing::write_file(config, "policy: {threshold: 2, slots: [{providers: [a]}]}\n"
+  testkit::write_file(config, "policy: {threshold: 2, slots: [{providers: [a]}]}\n"
                               "providers: [{name: a, type: keyfile}]\n");
   const std::string cmd = std::string(bin) + " check-config " + config + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");

@@ -39,19 +39,19 @@ using namespace std::chrono_literals;
 /// it needs on first use; the server lives for the whole test binary.
 std::string entry_for(const std::string& type) {
   if (type == "keyfile") {
-    static testing::TempDir dir;
+    static testkit::TempDir dir;
     static const std::string path = dir.file("contract.key");
     return "{name: contract, type: keyfile, path: " + path + "}";
   }
 #ifdef TROUSSEAU_WITH_PKCS11
-  if (type == "pkcs11") return testing::SoftHsm::shared().provider_yaml("contract");
+  if (type == "pkcs11") return testkit::SoftHsm::shared().provider_yaml("contract");
 #endif
 #ifdef TROUSSEAU_WITH_AWSKMS
   if (type == "awskms") {
-    static testing::MotoServer moto;
+    static testkit::MotoServer moto;
     static const std::string arn = moto.create_key();
-    ::setenv("AWS_ACCESS_KEY_ID", testing::MotoServer::kAccessKey, 1);
-    ::setenv("AWS_SECRET_ACCESS_KEY", testing::MotoServer::kSecretKey, 1);
+    ::setenv("AWS_ACCESS_KEY_ID", testkit::MotoServer::kAccessKey, 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", testkit::MotoServer::kSecretKey, 1);
     return "{name: contract, type: awskms, region: us-east-1, key_id: " + arn +
            ", endpoint: " + moto.endpoint() + ", cluster_name: contract-test}";
   }
@@ -84,12 +84,12 @@ class ProviderContract : public ::testing::TestWithParam<std::string> {
   }
 
   std::pair<Error, WrapResult> wrap(ByteView ctx, ByteView share) {
-    return provider->async_wrap(::trousseau::testing::within(), ctx, share, asio::use_future([](Error e, WrapResult r) {
+    return provider->async_wrap(::trousseau::testkit::within(), ctx, share, asio::use_future([](Error e, WrapResult r) {
       return std::make_pair(std::move(e), std::move(r));
     })).get();
   }
   std::pair<Error, SecretBytes> unwrap(ByteView ctx, const WrapResult& w) {
-    return provider->async_unwrap(::trousseau::testing::within(), ctx, w.key_version, w.wrapped,
+    return provider->async_unwrap(::trousseau::testkit::within(), ctx, w.key_version, w.wrapped,
                                   asio::use_future([](Error e, SecretBytes s) {
                                     return std::make_pair(std::move(e), std::move(s));
                                   })).get();
@@ -148,7 +148,7 @@ TEST_P(ProviderContract, TamperedWrapFailsIntegrity) {
 }
 
 TEST_P(ProviderContract, ProbeSucceedsAndIdentityIsStableAndNamed) {
-  Error e = provider->async_probe(::trousseau::testing::within(), asio::use_future).get();
+  Error e = provider->async_probe(::trousseau::testkit::within(), asio::use_future).get();
   EXPECT_TRUE(e.ok()) << e.message();
   const std::string id = provider->key_identity();
   EXPECT_FALSE(id.empty());
@@ -162,7 +162,7 @@ TEST_P(ProviderContract, CompletesOnTheHandlersExecutorAndNeverInline) {
   std::promise<std::pair<bool, bool>> seen;
   asio::post(strand, [&] {
     auto returned = std::make_shared<std::atomic<bool>>(false);
-    provider->async_wrap(::trousseau::testing::within(), context, share.view(),
+    provider->async_wrap(::trousseau::testkit::within(), context, share.view(),
                          asio::bind_executor(strand, [&, returned, strand](Error, WrapResult) {
                            seen.set_value({strand.running_in_this_thread(), returned->load()});
                          }));
@@ -185,7 +185,7 @@ TEST_P(ProviderContract, CancellationCompletesExactlyOnceAndHoldsTheLeaseUntilTh
   auto lease = std::make_shared<int>(0);
   std::weak_ptr<int> watch = lease;
   asio::post(strand, [&, lease = std::move(lease)]() mutable {
-    providers::CallOptions options = ::trousseau::testing::within();
+    providers::CallOptions options = ::trousseau::testkit::within();
     options.lease = std::move(lease);
     provider->async_unwrap(
         options, context, w.key_version, tampered,
@@ -225,7 +225,7 @@ TEST_P(ProviderContract, RefusesAKeyVersionItDoesNotOwnAsBadData) {
 TEST_P(ProviderContract, ManyConcurrentCallsAllSucceed) {
   std::vector<std::future<std::pair<Error, WrapResult>>> futures;
   for (int i = 0; i < 40; ++i) {
-    futures.push_back(provider->async_wrap(::trousseau::testing::within(), context, share.view(),
+    futures.push_back(provider->async_wrap(::trousseau::testkit::within(), context, share.view(),
                                            asio::use_future([](Error e, WrapResult r) {
                                              return std::make_pair(std::move(e), std::move(r));
                                            })));

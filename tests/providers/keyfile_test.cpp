@@ -16,7 +16,7 @@ namespace trousseau::providers::keyfile {
 namespace {
 
 namespace asio = boost::asio;
-using testing::TempDir;
+using testkit::TempDir;
 
 class KeyfileTest : public ::testing::Test {
  protected:
@@ -52,11 +52,11 @@ TEST_F(KeyfileTest, WrapUnwrapRoundTrip) {
   ASSERT_TRUE(KeyfileProvider::create_if_missing(path).ok());
   KeyfileProvider p("a", path, io.get_executor());
   SecretBytes share = SecretBytes::random(32);
-  auto [err, wrapped] = run([&](auto t) { return p.async_wrap(::trousseau::testing::within(), context, share.view(), t); });
+  auto [err, wrapped] = run([&](auto t) { return p.async_wrap(::trousseau::testkit::within(), context, share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   EXPECT_EQ(wrapped.key_version, p.key_identity());
   auto [err2, back] = run([&](auto t) {
-    return p.async_unwrap(::trousseau::testing::within(), context, wrapped.key_version, wrapped.wrapped, t);
+    return p.async_unwrap(::trousseau::testkit::within(), context, wrapped.key_version, wrapped.wrapped, t);
   });
   ASSERT_TRUE(err2.ok()) << err2.message();
   EXPECT_TRUE(back.equals(share.view()));
@@ -67,36 +67,36 @@ TEST_F(KeyfileTest, WrongContextOrTamperedShareFailsIntegrity) {
   ASSERT_TRUE(KeyfileProvider::create_if_missing(path).ok());
   KeyfileProvider p("a", path, io.get_executor());
   SecretBytes share = SecretBytes::random(32);
-  auto [err, w] = run([&](auto t) { return p.async_wrap(::trousseau::testing::within(), context, share.view(), t); });
+  auto [err, w] = run([&](auto t) { return p.async_wrap(::trousseau::testkit::within(), context, share.view(), t); });
   ASSERT_TRUE(err.ok());
   auto [e1, s1] = run([&](auto t) {
-    return p.async_unwrap(::trousseau::testing::within(), to_bytes("other"), w.key_version, w.wrapped, t);
+    return p.async_unwrap(::trousseau::testkit::within(), to_bytes("other"), w.key_version, w.wrapped, t);
   });
   EXPECT_EQ(e1.code(), Code::integrity);
   Bytes bad = w.wrapped;
   bad.back() ^= 1;
-  auto [e2, s2] = run([&](auto t) { return p.async_unwrap(::trousseau::testing::within(), context, w.key_version, bad, t); });
+  auto [e2, s2] = run([&](auto t) { return p.async_unwrap(::trousseau::testkit::within(), context, w.key_version, bad, t); });
   EXPECT_EQ(e2.code(), Code::integrity);
 }
 
 TEST_F(KeyfileTest, RefusesAFileOthersCanRead) {
   const std::string path = dir.file("k");
-  testing::write_file(path, std::string(32, 'k'), 0644);
+  testkit::write_file(path, std::string(32, 'k'), 0644);
   KeyfileProvider p("a", path, io.get_executor());
-  Error err = run([&](auto t) { return p.async_probe(::trousseau::testing::within(), t); });
+  Error err = run([&](auto t) { return p.async_probe(::trousseau::testkit::within(), t); });
   EXPECT_EQ(err.code(), Code::failed_precondition);
   EXPECT_NE(err.message().find("chmod 600"), std::string::npos);
 }
 
 TEST_F(KeyfileTest, AcceptsRawAndBase64KeysAndRejectsOtherSizes) {
-  testing::write_file(dir.file("raw"), std::string(32, 'k'));
-  testing::write_file(dir.file("b64"), base64_encode(to_bytes(std::string(32, 'k'))) + "\n");
-  testing::write_file(dir.file("short"), std::string(16, 'k'));
+  testkit::write_file(dir.file("raw"), std::string(32, 'k'));
+  testkit::write_file(dir.file("b64"), base64_encode(to_bytes(std::string(32, 'k'))) + "\n");
+  testkit::write_file(dir.file("short"), std::string(16, 'k'));
   KeyfileProvider raw("raw", dir.file("raw"), io.get_executor());
   KeyfileProvider b64("b64", dir.file("b64"), io.get_executor());
   KeyfileProvider bad("short", dir.file("short"), io.get_executor());
   EXPECT_EQ(raw.key_identity(), b64.key_identity());
-  Error err = run([&](auto t) { return bad.async_probe(::trousseau::testing::within(), t); });
+  Error err = run([&](auto t) { return bad.async_probe(::trousseau::testkit::within(), t); });
   EXPECT_EQ(err.code(), Code::failed_precondition);
 }
 
@@ -105,17 +105,17 @@ TEST_F(KeyfileTest, RemovedFileMakesItUnavailableAtOnce) {
   ASSERT_TRUE(KeyfileProvider::create_if_missing(path).ok());
   KeyfileProvider p("a", path, io.get_executor());
   SecretBytes share = SecretBytes::random(32);
-  auto [err, w] = run([&](auto t) { return p.async_wrap(::trousseau::testing::within(), context, share.view(), t); });
+  auto [err, w] = run([&](auto t) { return p.async_wrap(::trousseau::testkit::within(), context, share.view(), t); });
   ASSERT_TRUE(err.ok());
   std::filesystem::remove(path);
-  auto [e2, s2] = run([&](auto t) { return p.async_unwrap(::trousseau::testing::within(), context, w.key_version, w.wrapped, t); });
+  auto [e2, s2] = run([&](auto t) { return p.async_unwrap(::trousseau::testkit::within(), context, w.key_version, w.wrapped, t); });
   EXPECT_EQ(e2.code(), Code::unavailable);
   EXPECT_NE(e2.message().find(path), std::string::npos);
 }
 
 TEST_F(KeyfileTest, IdentityIsADigestNotTheKey) {
   const std::string key(32, 'k');
-  testing::write_file(dir.file("k"), key);
+  testkit::write_file(dir.file("k"), key);
   KeyfileProvider p("a", dir.file("k"), io.get_executor());
   const std::string id = p.key_identity();
   EXPECT_EQ(id.find(hex_encode(to_bytes(key))), std::string::npos);

@@ -14,10 +14,10 @@ namespace trousseau {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::KmsClient;
-using testing::MotoServer;
-using testing::RunningServer;
-using testing::SoftHsm;
+using testkit::KmsClient;
+using testkit::MotoServer;
+using testkit::RunningServer;
+using testkit::SoftHsm;
 
 constexpr unsigned kSeed = 424242;
 
@@ -42,7 +42,7 @@ std::string config(const SoftHsm& hsm, const MotoServer& moto, const std::string
 /// Asks Status until healthz says `want`: a state to wait for, not a time
 /// bound (wait_until's guard only turns a hang into a failure).
 bool wait_for_healthz(KmsClient& client, bool want) {
-  return testing::wait_until([&] {
+  return testkit::wait_until([&] {
     v2::StatusResponse st;
     return client.status(st).ok() && (st.healthz() == "ok") == want;
   });
@@ -117,7 +117,7 @@ TEST_P(MixedQuorum, SurvivesMotoDyingAndRecoversWhenItReturns) {
   ASSERT_EQ(again, arn);
   // The next probe (every 200 ms while unhealthy) finds it again.
   quorum::ManagedProvider* aws = server->server().engine().find("aws");
-  EXPECT_TRUE(testing::wait_until([&] { return aws->healthy(); })) << aws->health().last_error;
+  EXPECT_TRUE(testkit::wait_until([&] { return aws->healthy(); })) << aws->health().last_error;
   EXPECT_TRUE(wait_for_healthz(*client, true));
   v2::EncryptResponse after;
   st = client->encrypt(seed, after);

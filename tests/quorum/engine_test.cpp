@@ -20,9 +20,9 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using testing::Behaviour;
-using testing::EngineHarness;
-using testing::PolicySpec;
+using testkit::Behaviour;
+using testkit::EngineHarness;
+using testkit::PolicySpec;
 
 const Bytes kSeed = to_bytes("0123456789abcdef0123456789abcdef");
 
@@ -243,7 +243,7 @@ TEST(Engine, EncryptWipesKeySharesAndPlaintextWhenItAnswersNotWhenStragglersDrai
 }
 
 TEST(Engine, KeyIdRotatesOnceAfterADegradedWriteWhenProvidersRecover) {
-  testing::TempDir dir;
+  testkit::TempDir dir;
   PolicySpec spec = three_slots(2, 2);
   spec.state_path = dir.file("state.json");
   std::string before, after;
@@ -379,7 +379,7 @@ TEST(Engine, DeadlineExceededWhenProviderTimeoutsFireAtTheSameInstantAsTheDeadli
     for (auto n : {"a", "b", "c"}) h.fake(n).script_unwrap({.hang = true});
     auto pending = h.decrypt_async(enc->encoded, 150ms);
     if (!h.stepping()) {
-      ASSERT_TRUE(testing::wait_until([&] {
+      ASSERT_TRUE(testkit::wait_until([&] {
         return h.fake("a").in_flight() + h.fake("b").in_flight() + h.fake("c").in_flight() >= 2;
       }));
     }
@@ -417,7 +417,7 @@ TEST(Engine, CallerCancellationStopsEveryProviderCall) {
   Strand strand = h.engine().make_strand();
   asio::cancellation_signal signal;
   auto pending = h.decrypt_async(enc->encoded, 5s, &strand, signal.slot());
-  ASSERT_TRUE(testing::wait_until([&] {
+  ASSERT_TRUE(testkit::wait_until([&] {
     return h.fake("a").in_flight() + h.fake("b").in_flight() + h.fake("c").in_flight() == 3;
   }));
   asio::post(strand, [&] { signal.emit(asio::cancellation_type::terminal); });
@@ -425,7 +425,7 @@ TEST(Engine, CallerCancellationStopsEveryProviderCall) {
   auto plain = pending.result.get();
   ASSERT_FALSE(plain.ok());
   EXPECT_EQ(plain.error().code(), Code::cancelled);
-  ASSERT_TRUE(testing::wait_until([&] {
+  ASSERT_TRUE(testkit::wait_until([&] {
     return h.fake("a").cancelled() + h.fake("b").cancelled() + h.fake("c").cancelled() == 3;
   }));
 }
@@ -598,7 +598,7 @@ envelope::Encoded forge(EngineHarness& h, unsigned threshold,
     const auto& share = shares.value()[i];
     Bytes context = envelope::share_context(env.nonce, env.threshold, share.x);
     std::optional<std::pair<Error, providers::WrapResult>> got;
-    h.fake(slot_providers[i]).async_wrap(testing::within(), context, share.y.view(),
+    h.fake(slot_providers[i]).async_wrap(testkit::within(), context, share.y.view(),
                                          [&](Error e, providers::WrapResult w) {
                                            got.emplace(std::move(e), std::move(w));
                                          });

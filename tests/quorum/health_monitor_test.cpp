@@ -10,8 +10,8 @@ namespace trousseau::quorum {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::EngineHarness;
-using testing::PolicySpec;
+using testkit::EngineHarness;
+using testkit::PolicySpec;
 
 PolicySpec one_slot() {
   PolicySpec spec;

@@ -19,7 +19,7 @@ class Breaker : public ::testing::Test {
     health.failure_threshold = 3;
     health.breaker_backoff = 30s;
     config.name = "p";
-    managed.emplace(std::make_unique<testing::FakeProvider>("p", io.get_executor()), config,
+    managed.emplace(std::make_unique<testkit::FakeProvider>("p", io.get_executor()), config,
                     health, io.get_executor());
   }
 

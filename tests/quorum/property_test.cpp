@@ -11,9 +11,9 @@ namespace trousseau::quorum {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::Behaviour;
-using testing::EngineHarness;
-using testing::PolicySpec;
+using testkit::Behaviour;
+using testkit::EngineHarness;
+using testkit::PolicySpec;
 
 enum class Fate { fine, slow, error, hang, garbage };
 

@@ -19,7 +19,7 @@ std::string read(const std::string& path) {
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 TEST(RotationState, RoundTripsThroughTheFile) {
-  testing::TempDir dir;
+  testkit::TempDir dir;
   const std::string path = dir.file("state.json");
   RotationState s;
   s.generation = 7;
@@ -36,7 +36,7 @@ TEST(RotationState, RoundTripsThroughTheFile) {
 }
 
 TEST(RotationState, AMissingFileIsAFreshState) {
-  testing::TempDir dir;
+  testkit::TempDir dir;
   auto loaded = load_rotation_state(dir.file("absent.json"));
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->generation, 0u);
@@ -44,7 +44,7 @@ TEST(RotationState, AMissingFileIsAFreshState) {
 }
 
 TEST(RotationState, CorruptOrPartlyWrittenFilesAreErrorsNotDefaults) {
-  testing::TempDir dir;
+  testkit::TempDir dir;
   const std::string path = dir.file("state.json");
   for (const std::string text : {"not json", R"({"generation": 3, "degr)", "[]",
                                   R"({"generation": -1})", R"({"degraded": true})", ""}) {
@@ -55,7 +55,7 @@ TEST(RotationState, CorruptOrPartlyWrittenFilesAreErrorsNotDefaults) {
 }
 
 TEST(RotationState, TheTempFileIsNeverFollowedThroughALink) {
-  testing::TempDir dir;
+  testkit::TempDir dir;
   const std::string path = dir.file("state.json");
   const std::string victim = dir.file("victim");
   write(victim, "precious\n");
@@ -69,7 +69,7 @@ TEST(RotationState, TheTempFileIsNeverFollowedThroughALink) {
 }
 
 TEST(RotationState, ATempFileLeftByACrashDoesNotBlockSaving) {
-  testing::TempDir dir;
+  testkit::TempDir dir;
   const std::string path = dir.file("state.json");
   write(path + ".tmp", "{\"generation\": 99");
   RotationState s;

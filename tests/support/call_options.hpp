@@ -5,11 +5,11 @@
 
 #include "providers/provider.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 /// A deadline `budget` from now and no lease.
 inline providers::CallOptions within(Clock::duration budget = std::chrono::seconds(10)) {
   return {Clock::now() + budget, {}};
 }
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

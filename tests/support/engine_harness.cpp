@@ -7,7 +7,7 @@
 
 #include "support/call_options.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 namespace asio = boost::asio;
 
@@ -184,4 +184,4 @@ void EngineHarness::probe_all() {
   engine_->on_health_changed();
 }
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

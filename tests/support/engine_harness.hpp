@@ -15,7 +15,7 @@
 #include "support/fake_provider.hpp"
 #include "support/wait.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 struct PolicySpec {
   unsigned threshold = 1;
@@ -114,4 +114,4 @@ class EngineHarness {
   std::unique_ptr<quorum::Engine> engine_;
 };
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

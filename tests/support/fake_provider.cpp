@@ -16,7 +16,7 @@
 #include "support/wait.hpp"
 #include "envelope/aead.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 namespace {
 std::mutex g_registry_mutex;
@@ -218,9 +218,9 @@ void FakeProvider::probe_impl(const providers::CallOptions& options, asio::any_c
                                  [](auto h, Error e) { std::move(h)(std::move(e)); });
 }
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 namespace {
 
 struct FakeSettings final : providers::ProviderSettings {
@@ -248,4 +248,4 @@ class FakeFactory final : public providers::ProviderFactory {
 TROUSSEAU_REGISTER_PROVIDER(FakeFactory)
 
 }  // namespace
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

@@ -12,7 +12,7 @@
 
 #include "providers/provider.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 namespace asio = boost::asio;
 
@@ -85,4 +85,4 @@ class FakeProvider final : public providers::Provider {
   std::atomic<int> wraps_{0}, unwraps_{0}, probes_{0}, cancelled_{0}, in_flight_{0}, expired_{0};
 };
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

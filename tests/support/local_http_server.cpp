@@ -14,7 +14,7 @@
 
 #include "support/wait.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 namespace {
 
@@ -221,4 +221,4 @@ done:
   notify_waiters();
 }
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

@@ -2,7 +2,7 @@
 // provider tests: canned replies, throttling, 5xx, hangs, and a record of
 // what it saw, including who closed each connection.
 //
-// Every change of its counters wakes testing::wait_until(), so a test waits
+// Every change of its counters wakes testkit::wait_until(), so a test waits
 // for the state it needs (`wait_until([&] { return s.requests() == 2; })`)
 // instead of sleeping.
 #pragma once
@@ -21,7 +21,7 @@
 
 typedef struct ssl_ctx_st SSL_CTX;
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 struct Reply {
   unsigned status = 200;
@@ -95,4 +95,4 @@ class LocalHttpServer {
   std::atomic<int> accepted_{0}, closed_by_client_{0}, closed_by_server_{0};
 };
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

@@ -17,7 +17,7 @@
 
 #include "providers/awskms/sigv4.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 namespace {
 
@@ -229,4 +229,4 @@ void MotoServer::rotate_key(const std::string& key_id) {
   kms("RotateKeyOnDemand", boost::json::serialize(boost::json::object{{"KeyId", key_id}}));
 }
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

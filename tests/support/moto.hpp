@@ -9,7 +9,7 @@
 
 #include "support/temp_dir.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 class MotoServer {
  public:
@@ -70,4 +70,4 @@ class MotoServer {
   pid_t pid_ = -1;
 };
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (std::size_t pos = text.find(from); pos != std::string::npos;
@@ -43,4 +43,4 @@ RunningServer::~RunningServer() {
   if (server_) server_->shutdown(std::chrono::milliseconds(500));
 }
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

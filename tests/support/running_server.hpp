@@ -7,7 +7,7 @@
 #include "kms/server.hpp"
 #include "support/temp_dir.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 class RunningServer {
  public:
@@ -30,4 +30,4 @@ class RunningServer {
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to);
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

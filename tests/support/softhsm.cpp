@@ -12,7 +12,7 @@
 #include "providers/pkcs11/session_pool.hpp"
 #include "providers/pkcs11/token.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 namespace {
 
@@ -135,4 +135,4 @@ std::string SoftHsm::provider_yaml(const std::string& name, const std::string& e
          ", key_label: " + key_label_ + (extra.empty() ? "" : ", " + extra) + "}";
 }
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

@@ -9,7 +9,7 @@
 #include "common/bytes.hpp"
 #include "support/temp_dir.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 /// Sets SOFTHSM2_CONF for the whole process (SoftHSM reads it at
 /// C_Initialize), initializes a token with softhsm2-util, and generates the
@@ -58,4 +58,4 @@ class SoftHsm {
   std::string serial_;
 };
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 TempDir::TempDir() {
   // Short base: unix socket paths inside must stay under 108 bytes.
@@ -29,4 +29,4 @@ void write_file(const std::string& path, const std::string& content, unsigned mo
   ::chmod(path.c_str(), mode);
 }
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <string>
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 /// A private directory (mode 0700) removed with everything in it on destruction.
 class TempDir {
@@ -23,4 +23,4 @@ class TempDir {
 /// Writes `content` to `path` with the given mode.
 void write_file(const std::string& path, const std::string& content, unsigned mode = 0600);
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

@@ -7,7 +7,7 @@
 
 #include "support/temp_dir.hpp"
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 namespace {
 
@@ -46,4 +46,4 @@ TestPki make_test_pki(const std::string& dir, const std::vector<std::string>& al
   return pki;
 }
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

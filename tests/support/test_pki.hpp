@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 struct TestPki {
   std::string ca_cert;      ///< PEM file of the CA
@@ -18,4 +18,4 @@ struct TestPki {
 /// Fails the current test (and returns empty paths) if openssl fails.
 TestPki make_test_pki(const std::string& dir, const std::vector<std::string>& alt_names);
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

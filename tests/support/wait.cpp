@@ -3,7 +3,7 @@
 #include <condition_variable>
 #include <mutex>
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 namespace {
 std::mutex g_mutex;
@@ -25,4 +25,4 @@ bool wait_until(const std::function<bool()>& done, std::chrono::seconds guard) {
   return true;
 }
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

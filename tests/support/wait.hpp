@@ -4,7 +4,7 @@
 #include <chrono>
 #include <functional>
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 /// Returns once `done()` holds, re-checking whenever a fake provider changes
 /// state and at least every millisecond. Gives up (false) only after a long
@@ -16,4 +16,4 @@ bool wait_until(const std::function<bool()>& done,
 /// Wakes every wait_until(): fakes call it whenever their state changes.
 void notify_waiters();
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit

@@ -18,9 +18,9 @@ namespace trousseau::providers::awskms {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::LocalHttpServer;
-using testing::respond;
-using testing::wait_until;
+using testkit::LocalHttpServer;
+using testkit::respond;
+using testkit::wait_until;
 
 constexpr const char* kFile = R"(# comment
 [default]
@@ -86,11 +86,11 @@ class ChainTest : public ProviderFixture {
       return std::make_pair(e, p);
     })).get();
   }
-  testing::TempDir dir;
+  testkit::TempDir dir;
 };
 
 TEST_F(ChainTest, EnvironmentComesFirst) {
-  testing::write_file(dir.file("creds"), kFile);
+  testkit::write_file(dir.file("creds"), kFile);
   auto c = chain({{"AWS_ACCESS_KEY_ID", "AKIDENV"}, {"AWS_SECRET_ACCESS_KEY", "env-secret"},
                   {"AWS_SESSION_TOKEN", "env-token"},
                   {"AWS_SHARED_CREDENTIALS_FILE", dir.file("creds")}});
@@ -103,7 +103,7 @@ TEST_F(ChainTest, EnvironmentComesFirst) {
 }
 
 TEST_F(ChainTest, SharedFileWithAwsProfileOrTheConfiguredOne) {
-  testing::write_file(dir.file("creds"), kFile);
+  testkit::write_file(dir.file("creds"), kFile);
   auto c = chain({{"AWS_SHARED_CREDENTIALS_FILE", dir.file("creds")}, {"AWS_PROFILE", "prod"}});
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(get(**c).second->access_key_id, "AKIDPROD");
@@ -116,7 +116,7 @@ TEST_F(ChainTest, SharedFileWithAwsProfileOrTheConfiguredOne) {
 }
 
 TEST_F(ChainTest, ChoosingAMissingProfileIsAnError) {
-  testing::write_file(dir.file("creds"), kFile);
+  testkit::write_file(dir.file("creds"), kFile);
   auto c = chain({{"AWS_SHARED_CREDENTIALS_FILE", dir.file("creds")}}, "staging");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.error().code(), Code::failed_precondition);
@@ -141,7 +141,7 @@ TEST_F(ChainTest, NoCredentialsNamesTheOptions) {
 class WebIdentityTest : public ChainTest {
  protected:
   Result<std::shared_ptr<CredentialChain>> web(std::chrono::seconds margin) {
-    testing::write_file(dir.file("token"), "header.payload.signature\n");
+    testkit::write_file(dir.file("token"), "header.payload.signature\n");
     ChainOptions o;
     o.env = {{"AWS_WEB_IDENTITY_TOKEN_FILE", dir.file("token")},
              {"AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/r"}};
@@ -210,7 +210,7 @@ TEST_F(WebIdentityTest, RefreshesOnlyOnceTheMarginBeforeExpiryIsReached) {
 TEST_F(WebIdentityTest, ABackgroundRefreshNeverBlocksCallersWithValidCredentials) {
   // A margin of the whole lifetime: every call finds ASIAONE due. ASIATWO
   // lasts longer, so that it ends the refreshing.
-  sts.script({respond(200, sts_answer("ASIAONE", wall_now() + 1h)), testing::hang(),
+  sts.script({respond(200, sts_answer("ASIAONE", wall_now() + 1h)), testkit::hang(),
               respond(200, sts_answer("ASIATWO", wall_now() + 2h))});
   auto c = web(3600s);
   ASSERT_TRUE(c.ok());
@@ -250,7 +250,7 @@ TEST_F(WebIdentityTest, AFailedCallHoldsOffCallersWithoutCredentialsForTheHoldOf
 }
 
 TEST_F(WebIdentityTest, WaitingCallersHonourTheirDeadline) {
-  sts.script({testing::hang()});
+  sts.script({testkit::hang()});
   auto c = web(5min);
   ASSERT_TRUE(c.ok());
   auto result = start_get(**c, 100ms);
@@ -263,7 +263,7 @@ TEST_F(WebIdentityTest, WaitingCallersHonourTheirDeadline) {
 }
 
 TEST_F(WebIdentityTest, AWaiterWithTimeLeftOutlivesACallStartedUnderAShorterDeadline) {
-  sts.script({testing::hang(), respond(200, sts_answer("ASIAONE", wall_now() + 1h))});
+  sts.script({testkit::hang(), respond(200, sts_answer("ASIAONE", wall_now() + 1h))});
   auto c = web(5min);
   ASSERT_TRUE(c.ok());
   auto hurried = start_get(**c, 1s);  // starts the STS call, within 1 s
@@ -278,7 +278,7 @@ TEST_F(WebIdentityTest, AWaiterWithTimeLeftOutlivesACallStartedUnderAShorterDead
 }
 
 TEST_F(WebIdentityTest, WaitingCallersCanBeCancelled) {
-  sts.script({testing::hang()});
+  sts.script({testkit::hang()});
   auto c = web(5min);
   ASSERT_TRUE(c.ok());
   asio::cancellation_signal signal;

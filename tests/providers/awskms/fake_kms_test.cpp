@@ -22,11 +22,11 @@ namespace trousseau::providers::awskms {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::LocalHttpServer;
-using testing::Reply;
-using testing::respond;
-using testing::wait_until;
-using trousseau::testing::within;
+using testkit::LocalHttpServer;
+using testkit::Reply;
+using testkit::respond;
+using testkit::wait_until;
+using trousseau::testkit::within;
 
 constexpr const char* kArn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 /// A key of the same account that the provider was not configured with.
@@ -283,7 +283,7 @@ TEST_F(FakeKmsTest, ServerErrorsAreRetriedThenUnavailable) {
 
 TEST_F(FakeKmsTest, TheCallersDeadlineEndsAHangingCall) {
   trousseau::ManualTime time;
-  auto p = make({testing::hang()});
+  auto p = make({testkit::hang()});
   ASSERT_TRUE(p);
   auto result = start_wrap(*p, within(5s));
   ASSERT_TRUE(wait_until([&] { return server.requests() == 3; }));
@@ -296,7 +296,7 @@ TEST_F(FakeKmsTest, TheCallersDeadlineEndsAHangingCall) {
 
 TEST_F(FakeKmsTest, TheProbeRunsWithinTheBudgetItIsGiven) {
   trousseau::ManualTime time;
-  auto p = make({testing::hang()});
+  auto p = make({testkit::hang()});
   ASSERT_TRUE(p);
   auto result = p->async_probe(within(2s), asio::use_future([](Error e) { return e; }));
   ASSERT_TRUE(wait_until([&] { return server.requests() == 3; }));  // its DescribeKey
@@ -314,13 +314,13 @@ class FakeKmsWebIdentityTest : public FakeKmsTest {
   /// create() and one for the provider's first operation.
   std::unique_ptr<Provider> make_with_web_identity(std::vector<Reply> sts_replies,
                                                    std::vector<Reply> kms_replies) {
-    testing::write_file(dir.file("token"), "header.payload.signature\n");
+    testkit::write_file(dir.file("token"), "header.payload.signature\n");
     sts.script(std::move(sts_replies));
     token_file_.emplace("AWS_WEB_IDENTITY_TOKEN_FILE", dir.file("token").c_str());
     return make(std::move(kms_replies), "sts_endpoint: '" + sts.url() + "'");
   }
 
-  testing::TempDir dir;
+  testkit::TempDir dir;
   LocalHttpServer sts;
   ScopedEnv no_key_{"AWS_ACCESS_KEY_ID", nullptr};
   ScopedEnv no_secret_{"AWS_SECRET_ACCESS_KEY", nullptr};
@@ -333,7 +333,7 @@ class FakeKmsWebIdentityTest : public FakeKmsTest {
 TEST_F(FakeKmsWebIdentityTest, TheCallersDeadlineAlsoBoundsTheWaitForStsCredentials) {
   trousseau::ManualTime time;
   auto p = make_with_web_identity(
-      {respond(200, sts_answer("ASIACREATE", WallClock::now() + 1h)), testing::hang()},
+      {respond(200, sts_answer("ASIACREATE", WallClock::now() + 1h)), testkit::hang()},
       {encrypt_answer(kArn)});
   ASSERT_TRUE(p);
   auto result = start_wrap(*p, within(3s));
@@ -349,7 +349,7 @@ TEST_F(FakeKmsWebIdentityTest, TheCallersDeadlineAlsoBoundsTheWaitForStsCredenti
 
 TEST_F(FakeKmsTest, CancellationClosesTheConnectionInFlight) {
   trousseau::ManualTime time;  // the deadline cannot fire: only the cancellation ends the call
-  auto p = make({testing::hang()});
+  auto p = make({testkit::hang()});
   ASSERT_TRUE(p);
   asio::cancellation_signal signal;
   std::promise<Error> done;

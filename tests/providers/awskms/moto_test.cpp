@@ -14,7 +14,7 @@ namespace trousseau::providers::awskms {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::MotoServer;
+using testkit::MotoServer;
 
 class AwsKmsMotoTest : public ProviderFixture {
  protected:
@@ -196,8 +196,8 @@ TEST_F(AwsKmsMotoTest, RotationChangesTheKeyIdentityAtTheNextProbe) {
 }
 
 TEST_F(AwsKmsMotoTest, WebIdentityCredentialsComeFromStsAssumeRoleWithWebIdentity) {
-  testing::TempDir dir;
-  testing::write_file(dir.file("token"), "eyJhbGciOiJSUzI1NiJ9.test.token\n");
+  testkit::TempDir dir;
+  testkit::write_file(dir.file("token"), "eyJhbGciOiJSUzI1NiJ9.test.token\n");
   ChainOptions options;
   options.env = {{"AWS_WEB_IDENTITY_TOKEN_FILE", dir.file("token")},
                  {"AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/trousseau"},

@@ -47,18 +47,18 @@ class ProviderFixture : public ::testing::Test {
   }
 
   std::pair<Error, WrapResult> wrap(Provider& p, ByteView context, ByteView share) {
-    return p.async_wrap(::trousseau::testing::within(), context, share, asio::use_future([](Error e, WrapResult r) {
+    return p.async_wrap(::trousseau::testkit::within(), context, share, asio::use_future([](Error e, WrapResult r) {
       return std::make_pair(std::move(e), std::move(r));
     })).get();
   }
   std::pair<Error, SecretBytes> unwrap(Provider& p, ByteView context, const std::string& version,
                                        ByteView wrapped) {
-    return p.async_unwrap(::trousseau::testing::within(), context, version, wrapped, asio::use_future([](Error e, SecretBytes s) {
+    return p.async_unwrap(::trousseau::testkit::within(), context, version, wrapped, asio::use_future([](Error e, SecretBytes s) {
       return std::make_pair(std::move(e), std::move(s));
     })).get();
   }
   Error probe(Provider& p) {
-    return p.async_probe(::trousseau::testing::within(), asio::use_future([](Error e) { return e; })).get();
+    return p.async_probe(::trousseau::testkit::within(), asio::use_future([](Error e) { return e; })).get();
   }
 
   asio::io_context io;

@@ -293,7 +293,7 @@ TEST(SigV4, AgreesWithBotocoreOnRandomRequests) {
   std::mt19937 rng(std::random_device{}());
   std::vector<RandomCase> cases;
   for (int i = 0; i < 300; ++i) cases.push_back(random_case(rng));
-  testing::TempDir dir;
+  testkit::TempDir dir;
   std::vector<std::string> expected = botocore_sign(cases, dir.path().string());
   ASSERT_EQ(expected.size(), cases.size());
   for (std::size_t i = 0; i < cases.size(); ++i) {

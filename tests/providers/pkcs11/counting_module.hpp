@@ -22,7 +22,7 @@ void trousseau_p11_wait_held_at_encrypt_gate(unsigned n);
 #include <cstdlib>
 #include <string>
 
-namespace trousseau::testing {
+namespace trousseau::testkit {
 
 /// The absolute path of the counting module, for `module:`. The first call
 /// points it at `real_module`, once for the whole process, so that later
@@ -47,5 +47,5 @@ class EncryptGate {
   void open() { trousseau_p11_open_encrypt_gate(); }
 };
 
-}  // namespace trousseau::testing
+}  // namespace trousseau::testkit
 #endif

@@ -105,7 +105,7 @@ TEST_F(Pkcs11ConcurrencyTest, CancelledCallsQueuedBehindABusyThreadCompleteBefor
   auto p = make_ok(counted("sessions: 1, threads: 1, thread_queue: 256"));
   ASSERT_NE(p, nullptr);
   constexpr int kQueued = 200;
-  testing::EncryptGate gate;
+  testkit::EncryptGate gate;
   asio::cancellation_signal busy_signal;
   Outcome busy;
   Countdown busy_done(1);
@@ -149,7 +149,7 @@ TEST_F(Pkcs11ConcurrencyTest, CancellationCompletesOnceWhetherTheCallWasQueuedRu
   Outcome running, queued, done;
   Countdown cancelled(2), finished(1);
   {
-    testing::EncryptGate gate;
+    testkit::EncryptGate gate;
     start_wrap(*p, running_options, running_signal, running, cancelled);
     running_options.lease.reset();
     gate.wait_until_held(1);
@@ -209,7 +209,7 @@ TEST_F(Pkcs11ConcurrencyTest, CallsBeyondTheThreadQueueAreRefusedAtOnce) {
   Outcome admitted[5];
   Countdown all_admitted(5);
   {
-    testing::EncryptGate gate;
+    testkit::EncryptGate gate;
     for (int i = 0; i < 2; ++i) start_wrap(*p, options(), signals[i], admitted[i], all_admitted);
     gate.wait_until_held(2);  // both threads are inside the token
     for (int i = 2; i < 5; ++i) start_wrap(*p, options(), signals[i], admitted[i], all_admitted);

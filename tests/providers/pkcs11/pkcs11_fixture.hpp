@@ -30,7 +30,7 @@ namespace asio = boost::asio;
 class Pkcs11Test : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_NO_THROW(hsm = &testing::SoftHsm::shared());
+    ASSERT_NO_THROW(hsm = &testkit::SoftHsm::shared());
     runner = std::thread([this] { io.run(); });
   }
 
@@ -76,7 +76,7 @@ class Pkcs11Test : public ::testing::Test {
   }
 
   /// The counting wrapper around SoftHSM2 (counting_module.hpp).
-  std::string counting_module() const { return testing::counting_module(hsm->module_path()); }
+  std::string counting_module() const { return testkit::counting_module(hsm->module_path()); }
 
   /// An entry on the counting module, token and key by label, the PIN from
   /// `pin` ("pin_file: /path" or "pin_env: NAME"), with `extra` fields.
@@ -96,7 +96,7 @@ class Pkcs11Test : public ::testing::Test {
 
   /// Options whose deadline no test reaches however slow the machine:
   /// tests assert outcomes and order, never durations.
-  static CallOptions options() { return testing::within(std::chrono::hours(24)); }
+  static CallOptions options() { return testkit::within(std::chrono::hours(24)); }
 
   /// Runs one async operation to completion (the io thread completes it).
   template <typename Op>
@@ -125,7 +125,7 @@ class Pkcs11Test : public ::testing::Test {
 
   Bytes context(std::uint8_t x = 1) const { return envelope::share_context(nonce, 2, x); }
 
-  testing::SoftHsm* hsm = nullptr;
+  testkit::SoftHsm* hsm = nullptr;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(io);
   std::thread runner;

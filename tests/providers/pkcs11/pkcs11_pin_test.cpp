@@ -19,7 +19,7 @@ class Pkcs11PinTest : public Pkcs11Test {
   /// every write is a new version of it whatever the file system's
   /// timestamp granularity: "rewritten" never depends on the clock.
   void write_pin(const std::string& pin, unsigned mode = 0600) {
-    testing::write_file(pin_file, pin + "\n", mode);
+    testkit::write_file(pin_file, pin + "\n", mode);
     const struct ::timespec times[2] = {{0, UTIME_OMIT}, {1'000'000 + ++writes, 0}};
     ASSERT_EQ(::utimensat(AT_FDCWD, pin_file.c_str(), times, 0), 0);
   }
@@ -50,7 +50,7 @@ class Pkcs11PinTest : public Pkcs11Test {
     EXPECT_EQ(logins(), before);
   }
 
-  testing::TempDir dir;
+  testkit::TempDir dir;
   const std::string pin_file = dir.file("user.pin");
   int writes = 0;
 };
@@ -159,7 +159,7 @@ TEST_F(Pkcs11PinTest, PinFileLoosenedOrSwappedForASymlinkIsRefusedAtTheNextLogin
                                "is accessible by group or others");
 
   const std::string target = dir.file("elsewhere.pin");
-  testing::write_file(target, hsm->pin() + "\n");
+  testkit::write_file(target, hsm->pin() + "\n");
   ASSERT_EQ(::unlink(pin_file.c_str()), 0);
   ASSERT_EQ(::symlink(target.c_str(), pin_file.c_str()), 0);
   expect_refused_without_login(*p, earlier, Code::failed_precondition, "is a symbolic link");

@@ -117,8 +117,8 @@ TEST_F(Pkcs11Test, UnknownTokenLabelOrSlotFailsAtCreate) {
 }
 
 TEST_F(Pkcs11Test, WrongPinIsPermissionDeniedNamingCkrPinIncorrect) {
-  testing::TempDir dir;
-  testing::write_file(dir.file("pin"), "00000000\n");
+  testkit::TempDir dir;
+  testkit::write_file(dir.file("pin"), "00000000\n");
   auto p = make(bare_entry("token_label: " + hsm->token_label() + ", pin_file: " + dir.file("pin") +
                            ", key_label: " + hsm->key_label()));
   ASSERT_FALSE(p.ok());
@@ -254,8 +254,8 @@ TEST_F(Pkcs11Test, ErrorsNameTheCauseButNotTheProvider) {
     return e.message().find("pkcs11 hsm") != std::string::npos ||
            e.message().rfind("hsm:", 0) == 0;
   };
-  testing::TempDir dir;
-  testing::write_file(dir.file("pin"), "00000000\n");
+  testkit::TempDir dir;
+  testkit::write_file(dir.file("pin"), "00000000\n");
   auto bad_pin = make(bare_entry("token_label: " + hsm->token_label() +
                                  ", pin_file: " + dir.file("pin") + ", key_label: " + hsm->key_label()));
   ASSERT_FALSE(bad_pin.ok());
@@ -280,7 +280,7 @@ TEST_F(Pkcs11Test, ErrorsNameTheCauseButNotTheProvider) {
   // Cancelled while the token holds it, so the cancellation wins for sure.
   auto counted = make_ok(counted_entry("pin_file: " + hsm->pin_file()));
   ASSERT_NE(counted, nullptr);
-  testing::EncryptGate gate;
+  testkit::EncryptGate gate;
   asio::cancellation_signal cancel;
   std::promise<Error> cancelled;
   asio::post(io, [&] {
