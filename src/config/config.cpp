@@ -9,6 +9,8 @@
 
 namespace trousseau::config {
 
+using settings::Node;
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -145,9 +147,10 @@ void cross_check(Node& root, Config& cfg) {
 
 }  // namespace
 
-std::optional<Config> parse(const YAML::Node& yaml, Diagnostics& diag) {
+namespace {
+
+std::optional<Config> parse(Node& root, Diagnostics& diag) {
   Config cfg;
-  Node root(yaml, "", diag);
   cfg.socket = root.string("socket", cfg.socket);
   if (cfg.socket.empty() || cfg.socket.front() != '/') {
     root.error("socket", "must be an absolute path");
@@ -197,19 +200,12 @@ std::optional<Config> parse(const YAML::Node& yaml, Diagnostics& diag) {
   return cfg;
 }
 
+}  // namespace
+
 std::optional<Config> load_string(const std::string& text, Diagnostics& diag) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    diag.error("", std::string("YAML syntax error: ") + e.what());
-    return std::nullopt;
-  }
-  if (!root.IsMap()) {
-    diag.error("", "the configuration must be a YAML mapping");
-    return std::nullopt;
-  }
-  return parse(root, diag);
+  std::optional<Node> root = Node::parse_yaml(text, diag);
+  if (!root) return std::nullopt;
+  return parse(*root, diag);
 }
 
 std::optional<Config> load_file(const std::string& path, Diagnostics& diag) {

@@ -1,4 +1,6 @@
-// The plugin's configuration: YAML in, validated structs out.
+// The plugin's configuration as plain, validated structs. Nothing here
+// names the YAML library: settings/node.cpp reads the document, and the
+// engine and the services see only these structs.
 #pragma once
 
 #include <memory>
@@ -7,10 +9,12 @@
 #include <vector>
 
 #include "common/log.hpp"
-#include "config/node.hpp"
 #include "providers/registry.hpp"
 
 namespace trousseau::config {
+
+using settings::Diagnostics;
+using settings::Duration;
 
 enum class DecryptStrategy {
   hedged,  ///< best k first, more on failure or slowness
@@ -69,9 +73,8 @@ struct Config {
   RequestConfig request;
 };
 
-/// Parses and validates; every problem goes into `diag` with its path.
-/// Returns a config only when `diag` stays clean.
-std::optional<Config> parse(const YAML::Node& root, Diagnostics& diag);
+/// Parse and validate; every problem goes into `diag` with its path.
+/// They return a config only when `diag` stays clean.
 std::optional<Config> load_file(const std::string& path, Diagnostics& diag);
 std::optional<Config> load_string(const std::string& yaml, Diagnostics& diag);
 

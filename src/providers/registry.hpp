@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "common/error.hpp"
-#include "config/node.hpp"
+#include "settings/node.hpp"
 #include "providers/provider.hpp"
 
 namespace trousseau::providers {
@@ -36,7 +36,7 @@ class ProviderFactory {
   virtual std::string_view type() const = 0;
   /// Reads this type's keys from `node` (the provider's mapping), recording
   /// errors in its diagnostics. Touches no file, network or device.
-  virtual std::unique_ptr<ProviderSettings> parse(config::Node& node) const = 0;
+  virtual std::unique_ptr<ProviderSettings> parse(settings::Node& node) const = 0;
   /// Builds the provider; may open files, load modules, dial servers. Runs
   /// at start-up only.
   virtual Result<std::unique_ptr<Provider>> create(const std::string& name,

@@ -104,12 +104,12 @@ TEST(Config, RejectsYamlSyntaxErrors) {
 }
 
 TEST(Config, ParsesDurations) {
-  EXPECT_EQ(parse_duration("250ms"), Duration(250));
-  EXPECT_EQ(parse_duration("3s"), Duration(3000));
-  EXPECT_EQ(parse_duration("2m"), Duration(120000));
-  EXPECT_FALSE(parse_duration("3").has_value());
-  EXPECT_FALSE(parse_duration("-1s").has_value());
-  EXPECT_FALSE(parse_duration("1.5s").has_value());
+  EXPECT_EQ(settings::parse_duration("250ms"), Duration(250));
+  EXPECT_EQ(settings::parse_duration("3s"), Duration(3000));
+  EXPECT_EQ(settings::parse_duration("2m"), Duration(120000));
+  EXPECT_FALSE(settings::parse_duration("3").has_value());
+  EXPECT_FALSE(settings::parse_duration("-1s").has_value());
+  EXPECT_FALSE(settings::parse_duration("1.5s").has_value());
 }
 
 TEST(Config, EarlierPoliciesStayAcceptedAndMayNameRetiredProviders) {

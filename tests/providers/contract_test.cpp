@@ -2,7 +2,6 @@
 // a real SoftHSM2 token and AWS KMS as served by moto, so that each future
 // provider gets them too (add it to targets()).
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
 #include <atomic>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -18,7 +17,7 @@
 #include <thread>
 
 #include "support/call_options.hpp"
-#include "config/node.hpp"
+#include "support/provider_entry.hpp"
 #include "envelope/format.hpp"
 #include "providers/registry.hpp"
 #include "support/temp_dir.hpp"
@@ -63,8 +62,8 @@ std::string entry_for(const std::string& type) {
 class ProviderContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    config::Diagnostics diag;
-    config::Node node(YAML::Load(entry_for(GetParam())), "providers[0]", diag);
+    settings::Diagnostics diag;
+    settings::Node node = testkit::provider_entry(entry_for(GetParam()), diag);
     (void)node.string("name");
     const std::string type = node.string("type");
     const ProviderFactory* factory = Registry::instance().find(type);

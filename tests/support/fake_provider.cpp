@@ -231,7 +231,7 @@ struct FakeSettings final : providers::ProviderSettings {
 class FakeFactory final : public providers::ProviderFactory {
  public:
   std::string_view type() const override { return "fake"; }
-  std::unique_ptr<providers::ProviderSettings> parse(config::Node& node) const override {
+  std::unique_ptr<providers::ProviderSettings> parse(settings::Node& node) const override {
     auto s = std::make_unique<FakeSettings>();
     s->padding = static_cast<std::size_t>(node.integer("wrap_padding", 0, 0, 4096));
     return s;

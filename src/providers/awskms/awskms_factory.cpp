@@ -52,7 +52,7 @@ bool plausible_region(const std::string& r) {
 }
 
 /// https anywhere; plain http only to a loopback emulator.
-void check_endpoint(config::Node& node, const std::string& key, const std::string& value) {
+void check_endpoint(settings::Node& node, const std::string& key, const std::string& value) {
   if (value.empty()) return;
   Result<http::Url> url = http::Url::parse(value);
   if (!url.ok()) return node.error(key, url.error().message());
@@ -87,7 +87,7 @@ class AwsKmsFactory final : public ProviderFactory {
  public:
   std::string_view type() const override { return "awskms"; }
 
-  std::unique_ptr<ProviderSettings> parse(config::Node& node) const override {
+  std::unique_ptr<ProviderSettings> parse(settings::Node& node) const override {
     auto s = std::make_unique<Settings>();
     s->key_id = node.string("key_id");
     if (!s->key_id.empty() && !plausible_key_id(s->key_id)) {

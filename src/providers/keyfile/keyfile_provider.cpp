@@ -213,7 +213,7 @@ class KeyfileFactory final : public ProviderFactory {
  public:
   std::string_view type() const override { return "keyfile"; }
 
-  std::unique_ptr<ProviderSettings> parse(config::Node& node) const override {
+  std::unique_ptr<ProviderSettings> parse(settings::Node& node) const override {
     auto s = std::make_unique<Settings>();
     s->path = node.string("path");
     if (!s->path.empty() && s->path.front() != '/') node.error("path", "must be an absolute path");

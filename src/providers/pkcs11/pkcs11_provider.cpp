@@ -191,7 +191,7 @@ class Pkcs11Factory final : public ProviderFactory {
  public:
   std::string_view type() const override { return "pkcs11"; }
 
-  std::unique_ptr<ProviderSettings> parse(config::Node& node) const override {
+  std::unique_ptr<ProviderSettings> parse(settings::Node& node) const override {
     return parse_settings(node);
   }
 

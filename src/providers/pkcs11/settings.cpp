@@ -24,13 +24,13 @@ std::optional<Bytes> hex_decode(std::string_view text) {
   return out;
 }
 
-void require_absolute(config::Node& node, const std::string& key, const std::string& value) {
+void require_absolute(settings::Node& node, const std::string& key, const std::string& value) {
   if (!value.empty() && value.front() != '/') node.error(key, "must be an absolute path");
 }
 
 }  // namespace
 
-std::unique_ptr<Settings> parse_settings(config::Node& node) {
+std::unique_ptr<Settings> parse_settings(settings::Node& node) {
   auto s = std::make_unique<Settings>();
   s->module = node.string("module");
   require_absolute(node, "module", s->module);
@@ -47,12 +47,9 @@ std::unique_ptr<Settings> parse_settings(config::Node& node) {
     node.error("token_label", "must not be empty");
   }
 
-  if (YAML::Node pin = node.raw("pin"); pin.IsDefined()) {
-    if (pin.IsScalar()) (void)node.optional_string("pin");  // consumed: one error, not two
-    node.error("pin",
-               "the PIN must not be written in the configuration; "
-               "name a file with pin_file or a variable with pin_env");
-  }
+  node.forbid("pin",
+              "the PIN must not be written in the configuration; "
+              "name a file with pin_file or a variable with pin_env");
   std::optional<std::string> pin_file = node.optional_string("pin_file");
   std::optional<std::string> pin_env = node.optional_string("pin_env");
   if (pin_file && pin_env) {

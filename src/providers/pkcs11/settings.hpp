@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/bytes.hpp"
-#include "config/node.hpp"
+#include "settings/node.hpp"
 #include "providers/pkcs11/pin.hpp"
 #include "providers/registry.hpp"
 
@@ -28,6 +28,6 @@ struct Settings final : ProviderSettings {
 
 /// Reads and validates the keys of one provider mapping; problems go to the
 /// node's diagnostics with their field paths. Touches no file or device.
-std::unique_ptr<Settings> parse_settings(config::Node& node);
+std::unique_ptr<Settings> parse_settings(settings::Node& node);
 
 }  // namespace trousseau::providers::pkcs11

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,7 +11,7 @@
 #include <optional>
 #include <thread>
 
-#include "config/node.hpp"
+#include "support/provider_entry.hpp"
 #include "providers/awskms/credentials.hpp"
 #include "providers/registry.hpp"
 #include "support/call_options.hpp"
@@ -33,9 +32,9 @@ class ProviderFixture : public ::testing::Test {
   /// `settings` is the YAML flow mapping of the provider entry, without braces.
   Result<std::unique_ptr<Provider>> create(const std::string& settings,
                                            const std::string& name = "aws") {
-    config::Diagnostics diag;
-    config::Node node(YAML::Load("{name: " + name + ", type: awskms, " + settings + "}"),
-                      "providers[0]", diag);
+    ::trousseau::settings::Diagnostics diag;
+    auto node =
+        testkit::provider_entry("{name: " + name + ", type: awskms, " + settings + "}", diag);
     (void)node.string("name");
     (void)node.string("type");
     const ProviderFactory* f = Registry::instance().find("awskms");

@@ -1,18 +1,17 @@
 // Validation of the awskms settings: field paths, no I/O.
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 
-#include "config/node.hpp"
+#include "support/provider_entry.hpp"
 #include "providers/registry.hpp"
 
 namespace trousseau::providers::awskms {
 namespace {
 
 std::vector<std::string> errors_of(const std::string& settings) {
-  config::Diagnostics diag;
-  config::Node node(YAML::Load("{" + settings + "}"), "providers[0]", diag);
+  ::trousseau::settings::Diagnostics diag;
+  auto node = testkit::provider_entry("{" + settings + "}", diag);
   const ProviderFactory* f = Registry::instance().find("awskms");
   EXPECT_NE(f, nullptr);
   if (f != nullptr) (void)f->parse(node);

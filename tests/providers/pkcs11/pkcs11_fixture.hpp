@@ -41,7 +41,7 @@ class Pkcs11Test : public ::testing::Test {
 
   /// Builds provider "hsm" from one `providers:` entry.
   Result<std::unique_ptr<Provider>> make(const std::string& entry) {
-    config::Diagnostics diag;
+    ::trousseau::settings::Diagnostics diag;
     auto cfg = config::load_string(
         "policy: {threshold: 1, slots: [{providers: [hsm]}]}\nproviders:\n  - " + entry + "\n",
         diag);

@@ -11,19 +11,19 @@
 namespace trousseau::providers::pkcs11 {
 namespace {
 
-bool has_error(const config::Diagnostics& d, const std::string& needle) {
+bool has_error(const ::trousseau::settings::Diagnostics& d, const std::string& needle) {
   return std::any_of(d.errors().begin(), d.errors().end(),
                      [&](const std::string& e) { return e.find(needle) != std::string::npos; });
 }
 
-std::string all_errors(const config::Diagnostics& d) {
+std::string all_errors(const ::trousseau::settings::Diagnostics& d) {
   std::string out;
   for (const std::string& e : d.errors()) out += e + "\n";
   return out;
 }
 
 TEST(Pkcs11Settings, ConfigErrorsCarryFieldPaths) {
-  config::Diagnostics d;
+  ::trousseau::settings::Diagnostics d;
   auto cfg = config::load_string(R"(
 policy: {threshold: 1, slots: [{providers: [a, b]}]}
 providers:
@@ -67,7 +67,7 @@ providers:
 }
 
 TEST(Pkcs11Settings, AcceptsAMinimalEntryAndAppliesDefaults) {
-  config::Diagnostics d;
+  ::trousseau::settings::Diagnostics d;
   auto cfg = config::load_string(R"(
 policy: {threshold: 1, slots: [{providers: [hsm]}]}
 providers:
@@ -80,7 +80,7 @@ providers:
 
 TEST(Pkcs11Settings, ThreadQueueBoundsTheCallsWaitingForAThread) {
   auto thread_queue = [](const std::string& extra) -> std::optional<unsigned> {
-    config::Diagnostics d;
+    ::trousseau::settings::Diagnostics d;
     auto cfg = config::load_string(
         "policy: {threshold: 1, slots: [{providers: [hsm]}]}\nproviders:\n"
         "  - {name: hsm, type: pkcs11, module: /m.so, slot: 0, pin_env: P, key_id: '01'" +

@@ -1,18 +1,22 @@
-// Typed, path-aware reading of YAML configuration. Every problem is recorded
+// Typed, path-aware reading of configuration. Every problem is recorded
 // with its field path ("providers[2].path") so that check-config can report
 // all of them at once; reading continues with defaults after an error.
+//
+// This is the layer beneath the providers' parse step: providers read their
+// own keys through Node, and no header here names the YAML library. Only
+// node.cpp sees yaml-cpp, so the engine and the services never compile
+// against it.
 #pragma once
-
-#include <yaml-cpp/yaml.h>
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
-#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
-namespace trousseau::config {
+namespace trousseau::settings {
 
 using Duration = std::chrono::milliseconds;
 
@@ -26,19 +30,27 @@ class Diagnostics {
   std::vector<std::string> errors_;
 };
 
-/// One YAML mapping (or sequence element) and its path.
+/// One mapping of the document, its path, and which of its keys were read.
+/// Move-only: a copy would split that record.
 class Node {
  public:
-  Node(YAML::Node node, std::string path, Diagnostics& diag);
+  /// Parses a YAML document whose top level must be a mapping. A syntax
+  /// error or another top level is recorded in `diag`; nullopt then.
+  static std::optional<Node> parse_yaml(std::string_view text, Diagnostics& diag);
 
-  const std::string& path() const { return path_; }
-  Diagnostics& diagnostics() { return *diag_; }
+  ~Node();
+  Node(Node&&) noexcept;
+  Node& operator=(Node&&) noexcept;
+
+  const std::string& path() const;
+  Diagnostics& diagnostics();
+  /// Present and not null.
   bool has(const std::string& key) const;
   std::string child_path(const std::string& key) const;
 
   /// Required or defaulted scalars. A missing required key, a wrong type or
   /// an out-of-range value is recorded and the fallback returned.
-  std::string string(const std::string& key);                        // required
+  std::string string(const std::string& key);  // required
   std::string string(const std::string& key, const std::string& fallback);
   std::optional<std::string> optional_string(const std::string& key);
   std::int64_t integer(const std::string& key, std::int64_t fallback, std::int64_t min,
@@ -47,25 +59,24 @@ class Node {
   /// "250ms", "3s", "2m", "1h"; must lie within [min, max].
   Duration duration(const std::string& key, Duration fallback, Duration min, Duration max);
   std::vector<std::string> string_list(const std::string& key);
-
   /// A nested mapping; an absent key gives an empty node.
   Node mapping(const std::string& key);
   /// Elements of a sequence of mappings.
   std::vector<Node> sequence(const std::string& key);
-  YAML::Node raw(const std::string& key) const;
+  /// A key that must not be there, whatever its value: when present, it is
+  /// recorded once with `why` (and counts as read).
+  void forbid(const std::string& key, const std::string& why);
 
   /// Records every key of this mapping that no accessor has read.
   void reject_unknown_keys();
-
   void error(const std::string& key, const std::string& message);
 
  private:
-  YAML::Node node_;
-  std::string path_;
-  Diagnostics* diag_;
-  std::set<std::string> consumed_;
+  struct Impl;
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 std::optional<Duration> parse_duration(const std::string& text);
 
-}  // namespace trousseau::config
+}  // namespace trousseau::settings

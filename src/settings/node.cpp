@@ -1,41 +1,78 @@
-#include "config/node.hpp"
+#include "settings/node.hpp"
+
+#include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <set>
 
-namespace trousseau::config {
+namespace trousseau::settings {
 
 void Diagnostics::error(const std::string& path, const std::string& message) {
   errors_.push_back(path.empty() ? message : path + ": " + message);
 }
 
-Node::Node(YAML::Node node, std::string path, Diagnostics& diag)
-    : node_(std::move(node)), path_(std::move(path)), diag_(&diag) {
-  if (node_.IsDefined() && !node_.IsNull() && !node_.IsMap()) {
-    diag_->error(path_, "must be a mapping");
-    node_ = YAML::Node(YAML::NodeType::Map);
+struct Node::Impl {
+  YAML::Node node;
+  std::string path;
+  Diagnostics* diag;
+  std::set<std::string> consumed;
+
+  Impl(YAML::Node n, std::string p, Diagnostics& d) : node(std::move(n)), path(std::move(p)), diag(&d) {
+    if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
+      diag->error(path, "must be a mapping");
+      node = YAML::Node(YAML::NodeType::Map);
+    }
   }
+  YAML::Node child(const std::string& key) const {
+    return node.IsMap() ? node[key] : YAML::Node();
+  }
+};
+
+std::optional<Node> Node::parse_yaml(std::string_view text, Diagnostics& diag) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    diag.error("", std::string("YAML syntax error: ") + e.what());
+    return std::nullopt;
+  }
+  if (!root.IsMap()) {
+    diag.error("", "the configuration must be a YAML mapping");
+    return std::nullopt;
+  }
+  return Node(std::make_unique<Impl>(std::move(root), "", diag));
 }
 
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Node::~Node() = default;
+Node::Node(Node&&) noexcept = default;
+Node& Node::operator=(Node&&) noexcept = default;
+
+const std::string& Node::path() const { return impl_->path; }
+Diagnostics& Node::diagnostics() { return *impl_->diag; }
+
 std::string Node::child_path(const std::string& key) const {
-  return path_.empty() ? key : path_ + "." + key;
+  return impl_->path.empty() ? key : impl_->path + "." + key;
 }
 
 bool Node::has(const std::string& key) const {
-  return node_.IsMap() && node_[key].IsDefined() && !node_[key].IsNull();
+  YAML::Node v = impl_->child(key);
+  return v.IsDefined() && !v.IsNull();
 }
 
 void Node::error(const std::string& key, const std::string& message) {
-  diag_->error(child_path(key), message);
+  impl_->diag->error(child_path(key), message);
 }
 
-YAML::Node Node::raw(const std::string& key) const {
-  return node_.IsMap() ? node_[key] : YAML::Node();
+void Node::forbid(const std::string& key, const std::string& why) {
+  impl_->consumed.insert(key);
+  if (impl_->child(key).IsDefined()) error(key, why);
 }
 
 std::optional<std::string> Node::optional_string(const std::string& key) {
-  consumed_.insert(key);
+  impl_->consumed.insert(key);
   if (!has(key)) return std::nullopt;
-  YAML::Node v = node_[key];
+  YAML::Node v = impl_->child(key);
   if (!v.IsScalar()) {
     error(key, "must be a string");
     return std::nullopt;
@@ -113,17 +150,17 @@ Duration Node::duration(const std::string& key, Duration fallback, Duration min,
 }
 
 std::vector<std::string> Node::string_list(const std::string& key) {
-  consumed_.insert(key);
+  impl_->consumed.insert(key);
   std::vector<std::string> out;
   if (!has(key)) return out;
-  YAML::Node v = node_[key];
+  YAML::Node v = impl_->child(key);
   if (!v.IsSequence()) {
     error(key, "must be a list of strings");
     return out;
   }
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (!v[i].IsScalar()) {
-      diag_->error(child_path(key) + "[" + std::to_string(i) + "]", "must be a string");
+      impl_->diag->error(child_path(key) + "[" + std::to_string(i) + "]", "must be a string");
       continue;
     }
     out.push_back(v[i].Scalar());
@@ -132,31 +169,33 @@ std::vector<std::string> Node::string_list(const std::string& key) {
 }
 
 Node Node::mapping(const std::string& key) {
-  consumed_.insert(key);
-  return Node(has(key) ? node_[key] : YAML::Node(YAML::NodeType::Map), child_path(key), *diag_);
+  impl_->consumed.insert(key);
+  YAML::Node v = has(key) ? impl_->child(key) : YAML::Node(YAML::NodeType::Map);
+  return Node(std::make_unique<Impl>(v, child_path(key), *impl_->diag));
 }
 
 std::vector<Node> Node::sequence(const std::string& key) {
-  consumed_.insert(key);
+  impl_->consumed.insert(key);
   std::vector<Node> out;
   if (!has(key)) return out;
-  YAML::Node v = node_[key];
+  YAML::Node v = impl_->child(key);
   if (!v.IsSequence()) {
     error(key, "must be a list");
     return out;
   }
   for (std::size_t i = 0; i < v.size(); ++i) {
-    out.emplace_back(v[i], child_path(key) + "[" + std::to_string(i) + "]", *diag_);
+    out.push_back(Node(std::make_unique<Impl>(
+        v[i], child_path(key) + "[" + std::to_string(i) + "]", *impl_->diag)));
   }
   return out;
 }
 
 void Node::reject_unknown_keys() {
-  if (!node_.IsMap()) return;
-  for (const auto& kv : node_) {
+  if (!impl_->node.IsMap()) return;
+  for (const auto& kv : impl_->node) {
     std::string key = kv.first.Scalar();
-    if (!consumed_.contains(key)) error(key, "unknown field");
+    if (!impl_->consumed.contains(key)) error(key, "unknown field");
   }
 }
 
-}  // namespace trousseau::config
+}  // namespace trousseau::settings
