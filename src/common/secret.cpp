@@ -80,4 +80,9 @@ bool SecretBytes::equals(ByteView other) const {
 
 void secure_wipe(std::span<std::uint8_t> bytes) { sodium_memzero(bytes.data(), bytes.size()); }
 
+void secure_wipe(std::string& s, AfterWipe then) {
+  if (!s.empty()) secure_wipe({reinterpret_cast<std::uint8_t*>(s.data()), s.size()});
+  if (then == AfterWipe::clear) s.clear();
+}
+
 }  // namespace trousseau

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "common/bytes.hpp"
 
@@ -55,5 +56,16 @@ void fail_secret_allocations_for_testing(bool fail);
 
 /// Wipe memory that held a secret outside a SecretBytes.
 void secure_wipe(std::span<std::uint8_t> bytes);
+
+/// What a wiped string looks like afterwards.
+enum class AfterWipe {
+  clear,      ///< empty (its buffer, now zero, is kept for reuse)
+  keep_size,  ///< the same size, all '\0': for a buffer someone else still holds
+};
+
+/// Wipes a string's bytes in place and, by default, clears it. Only the
+/// current buffer is wiped: a string that grew may have left older copies
+/// in buffers it freed, so reserve before filling one with a secret.
+void secure_wipe(std::string& s, AfterWipe then = AfterWipe::clear);
 
 }  // namespace trousseau

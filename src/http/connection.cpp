@@ -4,7 +4,9 @@
 #include <openssl/x509v3.h>
 
 #include <boost/asio/ip/address.hpp>
-#include <cstring>
+#include <cstdint>
+
+#include "common/secret.hpp"
 
 namespace trousseau::http {
 
@@ -37,7 +39,7 @@ void Connection::close() {
 void Connection::scrub() {
   buffer_.consume(buffer_.size());
   auto storage = buffer_.prepare(buffer_.capacity());
-  std::memset(storage.data(), 0, storage.size());
+  secure_wipe({static_cast<std::uint8_t*>(storage.data()), storage.size()});
 }
 
 Client::Pool::Pool(asio::any_io_executor io_, ClientOptions options_, asio::ssl::context tls_)

@@ -2,12 +2,13 @@
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <cstring>
+
+#include "common/completion.hpp"
+#include "common/secret.hpp"
 
 namespace trousseau::http {
 
@@ -15,11 +16,6 @@ namespace beast = boost::beast;
 using boost::system::error_code;
 
 namespace {
-
-void wipe(std::string& s) {
-  if (!s.empty()) std::memset(s.data(), 0, s.size());
-  s.clear();
-}
 
 std::string describe(const error_code& ec) {
   if (ec == beast::http::error::body_limit) return "response body too large";
@@ -255,15 +251,10 @@ void Exchange::finish(Error error, Response response) {
   set_parked(false);  // the cancelled wait's handler is dropped: done_
   if (conn_) conn_->close();  // the handlers still pending hold us alive until they run
   if (request_.sensitive) {
-    wipe(request_.body);
-    wipe(wire_.body());
+    secure_wipe(request_.body);
+    secure_wipe(wire_.body());
   }
-  auto executor = asio::get_associated_executor(handler_, pool_->io);
-  asio::dispatch(executor, [h = std::move(handler_), slot = slot_, e = std::move(error),
-                            r = std::move(response)]() mutable {
-    if (slot.is_connected()) slot.clear();  // on the caller's executor, like the emitter
-    std::move(h)(std::move(e), std::move(r));
-  });
+  complete_on_executor(std::move(handler_), pool_->io, std::move(error), std::move(response));
 }
 
 }  // namespace trousseau::http

@@ -76,9 +76,8 @@ class EngineReactor final : public grpc::ServerUnaryReactor {
   }
   void OnDone() override {
     for (std::string* w : wipe_) {
-      if (w != nullptr && !w->empty()) {
-        secure_wipe({reinterpret_cast<std::uint8_t*>(w->data()), w->size()});
-      }
+      // The messages are gRPC's (it frees them): zero their bytes, no more.
+      if (w != nullptr) secure_wipe(*w, AfterWipe::keep_size);
     }
     inflight_.leave();
     delete this;

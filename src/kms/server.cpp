@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/fd.hpp"
 #include "common/log.hpp"
 #include "providers/registry.hpp"
 
@@ -19,14 +20,12 @@ namespace {
 
 /// Does a process accept connections on this unix socket?
 bool socket_is_live(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return false;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  const bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return live;
+  return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
 }
 
 }  // namespace
@@ -79,7 +78,7 @@ Error Server::prepare_socket() const {
   if (::unlink(cfg_.socket.c_str()) != 0) {
     return unavailable("cannot remove stale socket " + cfg_.socket + ": " + std::strerror(errno));
   }
-  log::info("msg=\"removed stale socket\" path=" + cfg_.socket);
+  log::info("removed stale socket", {{"path", cfg_.socket}});
   return {};
 }
 
@@ -113,9 +112,9 @@ Error Server::start() {
   for (quorum::ManagedProvider* p : engine_->providers()) {
     const auto h = p->health();
     if (!h.probed) {
-      log::warn("provider=" + p->name() + " msg=\"first probe still running\"");
+      log::warn("first probe still running", {{"provider", p->name()}});
     } else if (!h.healthy) {
-      log::warn("provider=" + p->name() + " msg=\"unhealthy at start\" error=\"" + h.last_error + "\"");
+      log::warn("unhealthy at start", {{"provider", p->name()}, {"error", h.last_error}});
     }
   }
 
@@ -150,7 +149,7 @@ Error Server::start() {
   grpc_ = builder.BuildAndStart();
   if (!grpc_) return unavailable("cannot listen on unix:" + staged);
   if (Error e = secure_socket(staged); !e.ok()) return e;
-  log::info("msg=\"serving\" socket=" + cfg_.socket + " key_id=" + engine_->key_id());
+  log::info("serving", {{"socket", cfg_.socket}, {"key_id", engine_->key_id()}});
   return {};
 }
 

@@ -6,7 +6,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string>

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/fd.hpp"
+
 namespace trousseau::quorum {
 
 namespace json = boost::json;
@@ -60,22 +62,23 @@ Error save_rotation_state(const std::string& path, const RotationState& state) {
   // else prepared. A temp file left by a crash (or planted) is removed
   // (unlink removes a link, never its target) and creation tried once more.
   constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-  int fd = ::open(tmp.c_str(), kFlags, 0600);
-  if (fd < 0 && errno == EEXIST && ::unlink(tmp.c_str()) == 0) fd = ::open(tmp.c_str(), kFlags, 0600);
-  if (fd < 0) return unavailable("cannot write " + tmp + ": " + std::strerror(errno));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
+  UniqueFd fd(::open(tmp.c_str(), kFlags, 0600));
+  if (!fd && errno == EEXIST && ::unlink(tmp.c_str()) == 0) {
+    fd.reset(::open(tmp.c_str(), kFlags, 0600));
+  }
+  if (!fd) return unavailable("cannot write " + tmp + ": " + std::strerror(errno));
+  bool ok = ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd.get()) == 0;
   int err = errno;
-  ::close(fd);
+  fd.reset();
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     if (ok) err = errno;
     ::unlink(tmp.c_str());
     return unavailable("cannot write " + path + ": " + std::strerror(err));
   }
-  int dir = ::open(p.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
+  // Makes the rename itself durable; best effort.
+  if (UniqueFd dir(::open(p.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); dir) {
+    ::fsync(dir.get());
   }
   return {};
 }

@@ -1,11 +1,9 @@
 #include "providers/awskms/credentials.hpp"
 
-#include <fstream>
-#include <sstream>
-
+#include "common/completion.hpp"
+#include "common/file.hpp"
 #include "common/log.hpp"
 #include "providers/awskms/web_identity.hpp"
-#include "providers/completion.hpp"
 
 namespace trousseau::providers::awskms {
 
@@ -29,20 +27,13 @@ std::string get(const std::map<std::string, std::string>& env, const std::string
   return it == env.end() ? std::string() : it->second;
 }
 
-void wipe_string(std::string& s) {
-  if (!s.empty()) secure_wipe({reinterpret_cast<std::uint8_t*>(s.data()), s.size()});
-  s.clear();
-}
-
-/// Reads a whole file; the caller wipes it if it holds secrets.
-bool slurp(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = std::move(ss).str();
-  return true;
-}
+/// As the AWS SDKs read it: any mode, any owner, through symlinks. Its
+/// keys are long-lived, but protecting the file is the operator's call.
+constexpr SecretFileRules kCredentialsFileRules{.what = "shared credentials file",
+                                                .max_size = 1024 * 1024,
+                                                .follow_symlinks = true,
+                                                .private_mode = false,
+                                                .owner_check = false};
 
 }  // namespace
 
@@ -54,7 +45,7 @@ std::map<std::string, std::string> environment() {
   return env;
 }
 
-Result<Credentials> parse_credentials_file(const std::string& text, const std::string& profile,
+Result<Credentials> parse_credentials_file(std::string_view text, const std::string& profile,
                                            const std::string& path) {
   Credentials c;
   bool in_profile = false, found = false;
@@ -105,7 +96,7 @@ Result<std::shared_ptr<CredentialChain>> CredentialChain::create(asio::any_io_ex
   std::string token = get(env, "AWS_SESSION_TOKEN");
   for (const char* name : {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}) {
     if (auto it = env.find(name); it != env.end()) {
-      wipe_string(it->second);
+      secure_wipe(it->second);
       env.erase(it);
     }
   }
@@ -122,8 +113,8 @@ Result<std::shared_ptr<CredentialChain>> CredentialChain::create(asio::any_io_ex
       chain->static_ = std::move(c);
     }
   }
-  wipe_string(secret);
-  wipe_string(token);
+  secure_wipe(secret);
+  secure_wipe(token);
   if (!error.ok()) return error;
   // 2. Shared credentials file.
   if (!chain->static_) {
@@ -133,18 +124,18 @@ Result<std::shared_ptr<CredentialChain>> CredentialChain::create(asio::any_io_ex
     if (profile.empty()) profile = get(env, "AWS_PROFILE");
     const bool chosen = !profile.empty();
     if (!chosen) profile = "default";
-    std::string text;
-    if (!path.empty() && slurp(path, text)) {
-      Result<Credentials> parsed = parse_credentials_file(text, profile, path);
-      wipe_string(text);
+    Result<SecretBytes> text = path.empty() ? Result<SecretBytes>(unavailable("HOME is not set"))
+                                            : read_secret_file(path, kCredentialsFileRules);
+    if (text.ok()) {
+      Result<Credentials> parsed = parse_credentials_file(as_chars(text->view()), profile, path);
       if (parsed.ok()) {
         chain->static_ = std::make_shared<Credentials>(std::move(parsed).value());
       } else if (chosen || parsed.error().message().rfind("no profile", 0) != 0) {
         return parsed.error();  // a chosen profile must exist; a broken one is an error
       }
     } else if (chosen && get(env, "AWS_WEB_IDENTITY_TOKEN_FILE").empty()) {
-      return Error(Code::failed_precondition, "profile '" + profile + "' was requested but " +
-                                                  (path.empty() ? "HOME is not set" : path + " cannot be read"));
+      return Error(Code::failed_precondition,
+                   "profile '" + profile + "' was requested but " + text.error().message());
     }
   }
   // 3. Web identity.
@@ -170,7 +161,7 @@ Result<std::shared_ptr<CredentialChain>> CredentialChain::create(asio::any_io_ex
                  "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, provide a "
                  "shared credentials file, or AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN");
   }
-  log::info("msg=\"AWS credentials\" source=\"" + chain->source_ + "\"");
+  log::info("AWS credentials", {{"source", chain->source_}});
   return chain;
 }
 

@@ -59,7 +59,7 @@ std::map<std::string, std::string> environment();
 
 /// Parses an AWS shared credentials file (INI) and returns the profile's
 /// keys. Errors name the file and profile, never a value.
-Result<Credentials> parse_credentials_file(const std::string& text, const std::string& profile,
+Result<Credentials> parse_credentials_file(std::string_view text, const std::string& profile,
                                            const std::string& path);
 
 /// Parses an STS AssumeRoleWithWebIdentity XML response.

@@ -2,7 +2,6 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
-#include <cstring>
 
 #include "providers/awskms/aws_error.hpp"
 #include "providers/awskms/sigv4.hpp"
@@ -17,11 +16,6 @@ Error cancelled_before_sending(const std::string& operation) {
 
 }  // namespace
 
-void wipe(std::string& s) {
-  if (!s.empty()) secure_wipe({reinterpret_cast<std::uint8_t*>(s.data()), s.size()});
-  s.clear();
-}
-
 KmsApi::KmsApi(std::unique_ptr<http::Client> client,
                std::shared_ptr<CredentialChain> credentials, http::Url endpoint,
                std::string region)
@@ -33,7 +27,7 @@ KmsApi::KmsApi(std::unique_ptr<http::Client> client,
 void KmsApi::start(std::shared_ptr<OperationState> op, std::string operation, std::string body,
                    bool sensitive, http::Deadline deadline, Done done) {
   if (op->cancelled()) {
-    wipe(body);
+    secure_wipe(body);
     return std::move(done)(cancelled_before_sending(operation), std::string());
   }
   auto slot = op->child_slot();
@@ -52,7 +46,7 @@ void KmsApi::start(std::shared_ptr<OperationState> op, std::string operation, st
             // request must not start.
             if (e.ok() && op->cancelled()) e = cancelled_before_sending(operation);
             if (!e.ok()) {
-              wipe(body);
+              secure_wipe(body);
               return std::move(done)(e.prefixed(operation), std::string());
             }
             send(op, std::move(operation), std::move(body), sensitive, deadline, *creds,
@@ -90,7 +84,7 @@ void KmsApi::send(const std::shared_ptr<OperationState>& op, std::string operati
             } else {
               err = err.prefixed(operation);
             }
-            if (sensitive) wipe(r.body);
+            if (sensitive) secure_wipe(r.body);
             std::move(done)(std::move(err), std::string());
           })));
 }

@@ -50,7 +50,4 @@ class KmsApi {
   std::string region_;
 };
 
-/// Overwrites a string that held key material, then empties it.
-void wipe(std::string& s);
-
 }  // namespace trousseau::providers::awskms

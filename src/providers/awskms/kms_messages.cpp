@@ -27,7 +27,7 @@ auto with_answer(std::string& body, F&& read) -> decltype(read(std::declval<cons
     if (!ec && v.is_object()) result = read(v.as_object());
   }
   secure_wipe(arena);
-  wipe(body);
+  secure_wipe(body);
   return result;
 }
 
@@ -53,7 +53,7 @@ std::string encrypt_request(const std::string& key_arn, ByteView plaintext,
   body += "{\"KeyId\":" + json_string(key_arn) + ",\"Plaintext\":\"";
   body += b64;  // base64 needs no JSON escaping
   body += "\",\"EncryptionContext\":" + context_json + "}";
-  wipe(b64);
+  secure_wipe(b64);
   return body;
 }
 

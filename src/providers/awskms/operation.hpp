@@ -7,12 +7,12 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <memory>
+
+#include "common/completion.hpp"
 
 namespace trousseau::providers::awskms {
 
@@ -78,12 +78,7 @@ class Operation : public OperationState,
   void complete(Args... args) {
     if (done_) return;
     done_ = true;
-    auto executor = asio::get_associated_executor(handler_, strand_);
-    asio::dispatch(executor, [h = std::move(handler_), slot = outer_,
-                              ... a = std::move(args)]() mutable {
-      if (slot.is_connected()) slot.clear();  // on the emitter's side, as Asio expects
-      std::move(h)(std::move(a)...);
-    });
+    complete_on_executor(std::move(handler_), strand_, std::move(args)...);
   }
 
  private:

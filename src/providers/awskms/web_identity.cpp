@@ -1,15 +1,10 @@
 #include "providers/awskms/web_identity.hpp"
 
-#include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
-#include <algorithm>
 #include <ctime>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
+#include "common/completion.hpp"
+#include "common/file.hpp"
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "providers/awskms/aws_error.hpp"
@@ -64,8 +59,8 @@ Result<Credentials> parse_assume_role_response(std::string_view xml) {
   std::string token = xml_unescape(xml_element(creds, "SessionToken"));
   c.secret_access_key = SecretBytes(as_bytes(secret));
   c.session_token = SecretBytes(as_bytes(token));
-  wipe(secret);
-  wipe(token);
+  secure_wipe(secret);
+  secure_wipe(token);
   c.expiration = parse_iso8601(xml_element(creds, "Expiration"));
   if (c.access_key_id.empty() || c.secret_access_key.empty() || c.session_token.empty() ||
       !c.expiration) {
@@ -74,10 +69,15 @@ Result<Credentials> parse_assume_role_response(std::string_view xml) {
   return c;
 }
 
+CredentialChain::WebIdentity::WebIdentity(const asio::any_io_executor& ex)
+    : executor(ex),
+      waiters_(ex, Error(Code::cancelled, "cancelled while waiting for STS"),
+               Error(Code::deadline_exceeded,
+                     "deadline exceeded while waiting for STS credentials")) {}
+
 Result<std::unique_ptr<CredentialChain::WebIdentity>> CredentialChain::WebIdentity::create(
     const asio::any_io_executor& executor, const ChainOptions& options) {
-  auto w = std::make_unique<WebIdentity>();
-  w->executor = executor;
+  auto w = std::make_unique<WebIdentity>(executor);
   w->options = options;
   auto env = [&](const char* k) {
     auto it = options.env.find(k);
@@ -123,35 +123,17 @@ void CredentialChain::WebIdentity::get(const std::shared_ptr<CredentialChain>& c
     if (start) refreshing_ = true;
     lock.unlock();
     if (start) refresh(chain, deadline);  // in the background: this caller does not wait
-    return complete(std::move(handler), Error(), std::move(c));
+    return post_completion(executor, std::move(handler), Error(), std::move(c));
   }
   if (!refreshing_ && Clock::now() < retry_after_) {
     Error e = last_error_;
     lock.unlock();
-    return complete(std::move(handler), std::move(e), nullptr);
+    return post_completion(executor, std::move(handler), std::move(e), CredentialsPtr());
   }
-  const std::uint64_t id = next_id_++;
-  auto timer = std::make_shared<Timer>(executor, deadline);
-  auto slot = asio::get_associated_cancellation_slot(handler);
-  waiters_.push_back({id, std::move(handler), timer, deadline});
+  waiters_.push(std::move(handler), deadline);
   const bool start = !refreshing_;
   refreshing_ = true;
   lock.unlock();
-  std::weak_ptr<CredentialChain> weak = chain;
-  if (slot.is_connected()) {
-    slot.assign([weak, id, ex = executor](asio::cancellation_type) {
-      asio::post(ex, [weak, id] {
-        if (auto c = weak.lock()) c->web_->drop_waiter(id, Error(Code::cancelled, "cancelled while waiting for STS"));
-      });
-    });
-  }
-  timer->async_wait([weak, id](boost::system::error_code ec) {
-    if (ec) return;
-    if (auto c = weak.lock()) {
-      c->web_->drop_waiter(id, Error(Code::deadline_exceeded,
-                                     "deadline exceeded while waiting for STS credentials"));
-    }
-  });
   if (start) refresh(chain, deadline);
 }
 
@@ -162,26 +144,33 @@ void CredentialChain::WebIdentity::invalidate() {
 
 void CredentialChain::WebIdentity::refresh(const std::shared_ptr<CredentialChain>& chain,
                                            http::Deadline deadline) {
-  std::string token;
-  std::ifstream in(token_file, std::ios::binary);
-  if (in) {
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    token = std::move(ss).str();
-  }
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  // A Kubernetes projected token is 0644 behind symlinks, and rotates:
+  // read it again for each exchange, with no mode or owner check.
+  constexpr SecretFileRules kTokenFileRules{.what = "web identity token file",
+                                            .max_size = 64 * 1024,
+                                            .follow_symlinks = true,
+                                            .private_mode = false,
+                                            .owner_check = false};
+  Result<SecretBytes> content = read_secret_file(token_file, kTokenFileRules);
+  if (!content.ok()) return refreshed(chain, unavailable(content.error().message()), nullptr);
+  std::string_view token = as_chars(content->view());
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.remove_suffix(1);
   if (token.empty()) {
-    return refreshed(chain, unavailable("cannot read the web identity token file " + token_file),
+    return refreshed(chain, unavailable("web identity token file " + token_file + " is empty"),
                      nullptr);
   }
   http::Request req;
   req.method = "POST";
   req.url = sts_url;
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
+  // The token is appended last, from a copy we wipe: no temporary that
+  // held it is freed unwiped.
+  std::string encoded = form_encode(token);
   req.body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" +
              form_encode(role_arn) + "&RoleSessionName=" + form_encode(session_name) +
-             "&WebIdentityToken=" + form_encode(token);
-  wipe(token);
+             "&WebIdentityToken=";
+  req.body += encoded;
+  secure_wipe(encoded);
   req.sensitive = true;  // the token is a bearer credential, the answer holds keys
   req.retry_if = aws_throttled;
   client->async_request(
@@ -203,14 +192,14 @@ void CredentialChain::WebIdentity::refresh(const std::shared_ptr<CredentialChain
         } else if (e.ok() || r.status >= 500) {
           e = map_aws_error("AssumeRoleWithWebIdentity", r);
         }
-        wipe(r.body);
+        secure_wipe(r.body);
         self.refreshed(chain, e.prefixed(where), std::move(fresh));
       });
 }
 
 void CredentialChain::WebIdentity::refreshed(const std::shared_ptr<CredentialChain>& chain,
                                              Error error, CredentialsPtr fresh) {
-  std::list<Waiter> served;
+  decltype(waiters_)::Waiters served;
   std::optional<http::Deadline> again;
   {
     std::lock_guard lock(mutex_);
@@ -219,26 +208,22 @@ void CredentialChain::WebIdentity::refreshed(const std::shared_ptr<CredentialCha
       current_ = fresh;
       retry_after_ = {};
       last_error_ = {};
-      served.swap(waiters_);
+      served = waiters_.take_all();
     } else if (error.code() == Code::deadline_exceeded) {
       // The budget of the caller that started the call ran out, which says
       // nothing about STS: no hold-off. Waiters whose own deadline has come
       // fail now (their timers may not have run yet); the rest try again.
       const Clock::time_point now = Clock::now();
-      for (auto it = waiters_.begin(); it != waiters_.end();) {
-        const auto next = std::next(it);
-        if (it->deadline <= now) {
-          served.splice(served.end(), waiters_, it);
-        } else if (!again || *again < it->deadline) {
-          again = it->deadline;
-        }
-        it = next;
-      }
+      served = waiters_.take_if([&](const auto& w) {
+        if (w.deadline <= now) return true;
+        if (!again || *again < w.deadline) again = w.deadline;
+        return false;
+      });
       refreshing_ = again.has_value();
     } else {
       retry_after_ = Clock::now() + kFailureHoldOff;
       last_error_ = error;
-      served.swap(waiters_);
+      served = waiters_.take_all();
     }
   }
   if (fresh) {
@@ -246,46 +231,15 @@ void CredentialChain::WebIdentity::refreshed(const std::shared_ptr<CredentialCha
     char buf[32];
     std::tm tm{};
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", ::gmtime_r(&t, &tm));
-    log::info("msg=\"refreshed AWS credentials\" source=" + quote(describe()) + " expires=" + buf);
+    log::info("refreshed AWS credentials", {{"source", describe()}, {"expires", buf}});
   } else {
-    log::warn("msg=\"AWS credential refresh failed\" source=" + quote(describe()) +
-              " error=" + quote(error.message(), 600) + (again ? " retrying=true" : ""));
+    log::warn("AWS credential refresh failed",
+              {{"source", describe()}, {"error", error.message()}, {"retrying", again.has_value()}});
   }
-  for (Waiter& w : served) {
-    w.timer->cancel();
-    if (fresh) {
-      complete(std::move(w.handler), Error(), fresh);
-    } else {
-      complete(std::move(w.handler), error, nullptr);
-    }
+  for (auto& w : served) {
+    post_completion(executor, std::move(w.handler), fresh ? Error() : error, fresh);
   }
   if (again) refresh(chain, *again);
-}
-
-void CredentialChain::WebIdentity::drop_waiter(std::uint64_t id, Error error) {
-  std::list<Waiter> dropped;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = std::find_if(waiters_.begin(), waiters_.end(),
-                           [id](const Waiter& w) { return w.id == id; });
-    if (it == waiters_.end()) return;  // already served
-    dropped.splice(dropped.end(), waiters_, it);
-  }
-  dropped.front().timer->cancel();
-  complete(std::move(dropped.front().handler), std::move(error), nullptr);
-}
-
-void CredentialChain::WebIdentity::complete(Handler handler, Error error,
-                                            CredentialsPtr credentials) {
-  asio::post(executor, [h = std::move(handler), e = std::move(error),
-                        c = std::move(credentials)]() mutable {
-    auto slot = asio::get_associated_cancellation_slot(h);
-    auto ex = asio::get_associated_executor(h);
-    asio::dispatch(ex, [h = std::move(h), slot, e = std::move(e), c = std::move(c)]() mutable {
-      if (slot.is_connected()) slot.clear();
-      std::move(h)(std::move(e), std::move(c));
-    });
-  });
 }
 
 }  // namespace trousseau::providers::awskms

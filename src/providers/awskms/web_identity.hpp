@@ -3,11 +3,10 @@
 #pragma once
 
 #include <chrono>
-#include <cstdint>
-#include <list>
 #include <mutex>
 
 #include "common/clock.hpp"
+#include "common/waiter_queue.hpp"
 #include "http/client.hpp"
 #include "providers/awskms/credentials.hpp"
 
@@ -20,6 +19,7 @@ struct CredentialChain::WebIdentity {
   /// wall clock (ChainOptions::wall_now), like the expiry itself.
   static constexpr std::chrono::seconds kExpirySafety{10};
 
+  explicit WebIdentity(const asio::any_io_executor& executor);
   static Result<std::unique_ptr<WebIdentity>> create(const asio::any_io_executor& executor,
                                                      const ChainOptions& options);
   std::string describe() const { return "web identity (role " + role_arn + ")"; }
@@ -27,7 +27,7 @@ struct CredentialChain::WebIdentity {
   /// Serves cached credentials at once while they are valid (starting a
   /// background refresh within the margin, under this caller's deadline);
   /// otherwise queues the caller until STS answers, its deadline passes or
-  /// it is cancelled.
+  /// it is cancelled. Any thread.
   void get(const std::shared_ptr<CredentialChain>& chain, http::Deadline deadline,
            Handler handler);
   void invalidate();
@@ -39,13 +39,6 @@ struct CredentialChain::WebIdentity {
   std::unique_ptr<http::Client> client;
 
  private:
-  struct Waiter {
-    std::uint64_t id;
-    Handler handler;
-    std::shared_ptr<Timer> timer;
-    http::Deadline deadline;
-  };
-
   /// One AssumeRoleWithWebIdentity call within `deadline`; call with
   /// refreshing_ set.
   void refresh(const std::shared_ptr<CredentialChain>& chain, http::Deadline deadline);
@@ -53,19 +46,18 @@ struct CredentialChain::WebIdentity {
   /// again for the waiters that still have some, within the latest of
   /// their deadlines, and sets no hold-off.
   void refreshed(const std::shared_ptr<CredentialChain>& chain, Error error, CredentialsPtr fresh);
-  /// Removes the waiter if it is still queued and completes it.
-  void drop_waiter(std::uint64_t id, Error error);
-  void complete(Handler handler, Error error, CredentialsPtr credentials);
 
+  /// Guards the members below. Also held around waiters_ (which locks on
+  /// its own, inside it), so that a caller is queued only while a refresh
+  /// is running.
   std::mutex mutex_;
   CredentialsPtr current_;
   bool refreshing_ = false;
   Error last_error_;
   Clock::time_point retry_after_{};
-  /// A list: erasing from a vector would move-assign any_completion_handler,
-  /// which recurses forever in Boost 1.81.
-  std::list<Waiter> waiters_;
-  std::uint64_t next_id_ = 0;
+  /// Callers without valid credentials, each until STS answers, its
+  /// deadline or its cancellation.
+  WaiterQueue<CredentialsSignature> waiters_;
 };
 
 }  // namespace trousseau::providers::awskms

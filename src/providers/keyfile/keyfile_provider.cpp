@@ -8,10 +8,11 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/completion.hpp"
+#include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "envelope/aead.hpp"
-#include "providers/completion.hpp"
 #include "providers/registry.hpp"
 
 namespace trousseau::providers::keyfile {
@@ -27,19 +28,9 @@ struct Settings final : ProviderSettings {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-bool same_file(const struct ::stat& a, const struct ::stat& b) {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
-         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
-}
-
-Error check_mode(const std::string& path, const struct ::stat& st) {
-  if (!S_ISREG(st.st_mode)) return unavailable("key file " + path + " is not a regular file");
-  if ((st.st_mode & 077) != 0) {
-    return Error(Code::failed_precondition,
-                 "key file " + path + " is accessible by group or others; chmod 600 it");
-  }
-  return {};
-}
+/// 32 raw bytes, or their base64 with some whitespace: anything much
+/// longer is not a key file.
+constexpr SecretFileRules kKeyFileRules{.what = "key file", .max_size = 4096};
 
 /// Parses 32 raw bytes or their base64 (surrounding whitespace allowed).
 Result<SecretBytes> decode_key(ByteView raw, const std::string& path) {
@@ -78,40 +69,25 @@ std::string KeyfileProvider::key_identity() const {
 }
 
 Error KeyfileProvider::current_key(SecretBytes& key, std::string& identity) {
-  // O_NOFOLLOW: the key file itself must not be a symlink someone could swap.
-  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return unavailable("key file " + path_ + ": " + errno_text(errno));
-  struct ::stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return unavailable("key file " + path_ + ": " + errno_text(err));
-  }
-  if (Error e = check_mode(path_, st); !e.ok()) {
-    ::close(fd);
-    return e;
-  }
+  // Checked on every call (a removed or loosened file is noticed at once),
+  // read only when its version changed.
+  Result<SecretFile> file = open_secret_file(path_, kKeyFileRules);
+  if (!file.ok()) return file.error();
   std::lock_guard lock(mutex_);
-  if (key_.empty() || !same_file(st, loaded_)) {
-    std::uint8_t buf[128];
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    int err = errno;
-    ::close(fd);
-    fd = -1;
-    if (n < 0) return unavailable("key file " + path_ + ": " + errno_text(err));
-    Result<SecretBytes> parsed = decode_key({buf, static_cast<std::size_t>(n)}, path_);
-    secure_wipe(buf);
+  if (key_.empty() || file->version() != loaded_) {
+    Result<SecretBytes> raw = file->read();
+    if (!raw.ok()) return raw.error();
+    Result<SecretBytes> parsed = decode_key(raw->view(), path_);
     if (!parsed.ok()) return parsed.error();
     Bytes digest = sha256({as_bytes(kIdentityLabel), parsed->view()});
     std::string fresh = "sha256:" + hex_encode(ByteView(digest).first(16));
     if (fresh != identity_ && identity_ != "unloaded") {
-      log::info("provider=" + name() + " msg=\"key file changed\" key_identity=" + fresh);
+      log::info("key file changed", {{"provider", name()}, {"key_identity", fresh}});
     }
     key_ = std::move(parsed.value());
     identity_ = std::move(fresh);
-    loaded_ = st;
+    loaded_ = file->version();
   }
-  if (fd >= 0) ::close(fd);
   key = SecretBytes(key_.view());
   identity = identity_;
   return {};
@@ -187,23 +163,23 @@ Error KeyfileProvider::create_if_missing(const std::string& path) {
     if (ec) return unavailable("cannot create " + p.parent_path().string() + ": " + ec.message());
     std::filesystem::permissions(p.parent_path(), std::filesystem::perms::owner_all, ec);
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) {
     if (errno == EEXIST) return {};  // lost a race with another creator: fine
     return unavailable("cannot create key file " + path + ": " + errno_text(errno));
   }
   SecretBytes key = SecretBytes::random(aead::kKeySize);
   std::string text = base64_encode(key.view()) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
+  bool ok = ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd.get()) == 0;
   int err = errno;
-  secure_wipe({reinterpret_cast<std::uint8_t*>(text.data()), text.size()});
-  ::close(fd);
+  secure_wipe(text);
+  fd.reset();
   if (!ok) {
     ::unlink(path.c_str());
     return unavailable("cannot write key file " + path + ": " + errno_text(err));
   }
-  log::info("msg=\"created key file\" path=" + path);
+  log::info("created key file", {{"path", path}});
   return {};
 }
 

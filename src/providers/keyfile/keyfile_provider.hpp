@@ -2,20 +2,20 @@
 // way to run k-of-n policies on one machine with no KMS server.
 #pragma once
 
-#include <sys/stat.h>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <mutex>
 #include <string>
 
+#include "common/file.hpp"
 #include "providers/provider.hpp"
 
 namespace trousseau::providers::keyfile {
 
 /// The file holds 32 raw bytes, or their standard base64 on one line. It
-/// must be a regular file that neither group nor others can access. It is
-/// re-read when it changes and checked on every call, so a removed or
-/// replaced file is noticed at once.
+/// must be a regular file, not a symlink, owned by this process's user or
+/// by root, that neither group nor others can access. It is re-read when it
+/// changes and checked on every call, so a removed or replaced file is
+/// noticed at once.
 class KeyfileProvider final : public Provider {
  public:
   KeyfileProvider(std::string name, std::string path, asio::any_io_executor executor);
@@ -42,7 +42,7 @@ class KeyfileProvider final : public Provider {
   mutable std::mutex mutex_;
   SecretBytes key_;
   std::string identity_ = "unloaded";
-  struct ::stat loaded_{};
+  FileVersion loaded_;
 };
 
 }  // namespace trousseau::providers::keyfile

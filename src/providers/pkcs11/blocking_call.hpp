@@ -8,8 +8,6 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -18,8 +16,8 @@
 #include <tuple>
 
 #include "common/clock.hpp"
+#include "common/completion.hpp"
 #include "common/error.hpp"
-#include "providers/completion.hpp"
 #include "providers/provider.hpp"
 
 namespace trousseau::providers::pkcs11 {
@@ -43,15 +41,7 @@ class BlockingCall {
   /// Only after claim() returned true. The slot is cleared on the handler's
   /// executor, where it is emitted, just before the handler runs.
   void complete(Error error, Ts... values) {
-    asio::cancellation_slot slot = asio::get_associated_cancellation_slot(handler_);
-    auto executor = asio::get_associated_executor(handler_, io_);
-    post_completion(io_,
-                    asio::bind_executor(executor,
-                                        [h = std::move(handler_), slot](Error e, Ts... v) mutable {
-                                          if (slot.is_connected()) slot.clear();
-                                          std::move(h)(std::move(e), std::move(v)...);
-                                        }),
-                    std::move(error), std::move(values)...);
+    post_completion(io_, std::move(handler_), std::move(error), std::move(values)...);
   }
 
   asio::cancellation_slot slot() const { return asio::get_associated_cancellation_slot(handler_); }

@@ -1,14 +1,10 @@
 #include "providers/pkcs11/pin.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
+
+#include "common/file.hpp"
 
 namespace trousseau::providers::pkcs11 {
 
@@ -20,81 +16,34 @@ ByteView strip_newline(ByteView pin) {
   return pin;
 }
 
-/// Closes the descriptor on every path out.
-class OpenFile {
- public:
-  explicit OpenFile(int fd) : fd_(fd) {}
-  ~OpenFile() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  OpenFile(const OpenFile&) = delete;
-  OpenFile& operator=(const OpenFile&) = delete;
-  int fd() const { return fd_; }
+/// A PIN is short; a file much longer than one is a mistake.
+constexpr SecretFileRules kPinFileRules{.what = "PIN file", .max_size = 1024};
 
- private:
-  int fd_;
-};
-
-Error file_error(const std::string& path, int err) {
-  // O_NOFOLLOW: a symlink someone could re-point is refused like a loose mode.
-  if (err == ELOOP) {
-    return Error(Code::failed_precondition,
-                 "PIN file " + path + " is a symbolic link; name the file itself");
-  }
-  return unavailable("PIN file " + path + ": " + std::strerror(err));
-}
-
-/// Opens the file without following a final symlink, checks it is a
-/// private regular file, and records its version.
-Error open_checked(const std::string& path, int& fd, PinVersion& version) {
-  // O_NONBLOCK: a FIFO in its place must not hang the login before the check.
-  fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) return file_error(path, errno);
-  struct ::stat st {};
-  if (::fstat(fd, &st) != 0) return file_error(path, errno);
-  if (!S_ISREG(st.st_mode)) {
-    return Error(Code::failed_precondition, "PIN file " + path + " is not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    return Error(Code::failed_precondition,
-                 "PIN file " + path + " is accessible by group or others; chmod 600 it");
-  }
-  version.dev = st.st_dev;
-  version.ino = st.st_ino;
-  version.size = st.st_size;
-  version.mtime_sec = st.st_mtim.tv_sec;
-  version.mtime_nsec = st.st_mtim.tv_nsec;
-  return {};
-}
-
-Result<PinVersion> file_version(const std::string& path) {
-  int fd = -1;
+PinVersion version_of(const SecretFile& file) {
+  const FileVersion& f = file.version();
   PinVersion version;
-  Error e = open_checked(path, fd, version);
-  OpenFile file(fd);
-  if (!e.ok()) return e;
+  version.dev = f.dev;
+  version.ino = f.ino;
+  version.size = f.size;
+  version.mtime_sec = f.mtime_sec;
+  version.mtime_nsec = f.mtime_nsec;
   return version;
 }
 
+Result<PinVersion> file_version(const std::string& path) {
+  Result<SecretFile> file = open_secret_file(path, kPinFileRules);
+  if (!file.ok()) return file.error();
+  return version_of(*file);
+}
+
 Result<Pin> read_file(const std::string& path) {
-  int fd = -1;
+  Result<SecretFile> file = open_secret_file(path, kPinFileRules);
+  if (!file.ok()) return file.error();
+  Result<SecretBytes> raw = file->read();
+  if (!raw.ok()) return raw.error();
   Pin pin;
-  Error e = open_checked(path, fd, pin.version);
-  OpenFile file(fd);
-  if (!e.ok()) return e;
-  std::array<std::uint8_t, 1024> buf{};
-  std::size_t used = 0;
-  ssize_t n = 0;
-  while (used < buf.size() && (n = ::read(fd, buf.data() + used, buf.size() - used)) > 0) {
-    used += static_cast<std::size_t>(n);
-  }
-  const int err = errno;
-  pin.value = SecretBytes(strip_newline(ByteView(buf).first(used)));
-  secure_wipe(buf);
-  if (n < 0) return unavailable("PIN file " + path + ": " + std::strerror(err));
-  if (used == buf.size()) {
-    return Error(Code::failed_precondition, "PIN file " + path + " is too long");
-  }
+  pin.value = SecretBytes(strip_newline(raw->view()));
+  pin.version = version_of(*file);
   return pin;
 }
 

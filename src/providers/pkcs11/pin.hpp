@@ -42,8 +42,9 @@ struct Pin {
 };
 
 /// The source's current version, without reading the PIN. A PIN file must
-/// be a regular file, not a symlink, and neither readable nor writable by
-/// group or others (as key files): anything else is
+/// be a regular file of at most 1 KiB, not a symlink, owned by this
+/// process's user or by root, and neither readable nor writable by group
+/// or others (as key files; see common/file.hpp): anything else is
 /// Code::failed_precondition naming the path.
 Result<PinVersion> pin_version(const PinSource& source);
 

@@ -2,10 +2,10 @@
 
 #include <tuple>
 
+#include "common/completion.hpp"
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "envelope/format.hpp"
-#include "providers/completion.hpp"
 #include "providers/pkcs11/blocking_call.hpp"
 #include "providers/pkcs11/gcm.hpp"
 #include "providers/registry.hpp"
@@ -60,7 +60,7 @@ Result<std::unique_ptr<Pkcs11Provider>> Pkcs11Provider::create(const std::string
                                                 std::to_string(envelope::kMaxKeyVersion) +
                                                 " bytes; give it a shorter CKA_ID");
   }
-  log::info("provider=" + name + " msg=\"PKCS#11 key ready\" key_identity=" + identity);
+  log::info("PKCS#11 key ready", {{"provider", name}, {"key_identity", identity}});
   return std::unique_ptr<Pkcs11Provider>(new Pkcs11Provider(
       name, std::move(module.value()), std::move(sessions), std::move(selector),
       std::move(key.value()), std::move(identity), s.threads, s.thread_queue, std::move(io)));
