@@ -43,7 +43,7 @@ int serve(const std::string& path) {
   // Keys, shares and plaintexts live in this process: no core file, and no
   // ptrace or /proc/<pid>/mem by other users, before anything is loaded.
   if (Error e = harden_process(); !e.ok()) {
-    log::error("msg=\"cannot harden the process\" error=" + trousseau::quote(e.message()));
+    log::error("cannot harden the process", {{"error", e.message()}});
     return 1;
   }
   auto cfg = load(path);
@@ -58,20 +58,20 @@ int serve(const std::string& path) {
 
   auto server = kms::Server::create(*cfg, {.create_missing_keys = true});
   if (!server.ok()) {
-    log::error("msg=\"cannot start\" error=\"" + server.error().message() + "\"");
+    log::error("cannot start", {{"error", server.error().message()}});
     return 1;
   }
   if (Error e = server.value()->start(); !e.ok()) {
-    log::error("msg=\"cannot start\" error=\"" + e.message() + "\"");
+    log::error("cannot start", {{"error", e.message()}});
     server.value()->shutdown(std::chrono::milliseconds(0));
     return 1;
   }
   print_encryption_configuration(*cfg);
   int sig = 0;
   sigwait(&stop, &sig);
-  log::info(std::string("msg=\"draining\" signal=") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+  log::info("draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.value()->shutdown(cfg->request.default_deadline + std::chrono::seconds(2));
-  log::info("msg=\"stopped\"");
+  log::info("stopped");
   return 0;
 }
 

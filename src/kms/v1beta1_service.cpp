@@ -48,8 +48,9 @@ grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* c
         if (e.ok()) {
           resp->set_cipher(std::string(as_chars(out.encoded.ciphertext)));
         } else {
-          log::warn("rpc=v1beta1.Encrypt code=" + std::string(to_string(e.code())) + " error=" +
-                    quote(e.message(), 2000));
+          log::warn("request failed", {{"rpc", "v1beta1.Encrypt"},
+                                        {"code", to_string(e.code())},
+                                        {"error", e.message()}});
         }
         reactor->Finish(to_grpc(e));
       }));
@@ -78,8 +79,9 @@ grpc::ServerUnaryReactor* V1beta1Service::Decrypt(grpc::CallbackServerContext* c
           // One copy, straight into the response, wiped once sent.
           resp->set_plain(reinterpret_cast<const char*>(plain.data()), plain.size());
         } else {
-          log::warn("rpc=v1beta1.Decrypt code=" + std::string(to_string(e.code())) + " error=" +
-                    quote(e.message(), 2000));
+          log::warn("request failed", {{"rpc", "v1beta1.Decrypt"},
+                                        {"code", to_string(e.code())},
+                                        {"error", e.message()}});
         }
         reactor->Finish(to_grpc(e));
       }));

@@ -54,8 +54,10 @@ grpc::ServerUnaryReactor* V2Service::Encrypt(grpc::CallbackServerContext* ctx,
               if (!e.ok()) resp->Clear();
             }
             if (!e.ok()) {
-              log::warn("rpc=v2.Encrypt uid=" + quote(uid) + " code=" + std::string(to_string(e.code())) +
-                        " error=" + quote(e.message(), 2000));
+              log::warn("request failed", {{"rpc", "v2.Encrypt"},
+                                            {"uid", uid},
+                                            {"code", to_string(e.code())},
+                                            {"error", e.message()}});
             }
             reactor->Finish(to_grpc(e));
           }));
@@ -84,8 +86,10 @@ grpc::ServerUnaryReactor* V2Service::Decrypt(grpc::CallbackServerContext* ctx,
               // One copy, straight into the response, wiped once sent.
               resp->set_plaintext(reinterpret_cast<const char*>(plain.data()), plain.size());
             } else {
-              log::warn("rpc=v2.Decrypt uid=" + quote(uid) + " code=" + std::string(to_string(e.code())) +
-                        " error=" + quote(e.message(), 2000));
+              log::warn("request failed", {{"rpc", "v2.Decrypt"},
+                                            {"uid", uid},
+                                            {"code", to_string(e.code())},
+                                            {"error", e.message()}});
             }
             reactor->Finish(to_grpc(e));
           }));

@@ -159,9 +159,10 @@ class DecryptOp final : public detail::Operation {
       if (extra == nullptr) extra = pick(Want::alternative);
       if (extra == nullptr) return;
       note_hedge();
-      log::debug("msg=\"hedging slow provider\" slow=" + call.provider->name() +
-                 " extra=" + extra->provider->name() +
-                 (call.state == detail::Call::State::acquiring ? " waiting=limiter" : ""));
+      log::debug("hedging slow provider",
+                 {{"slow", call.provider->name()},
+                  {"extra", extra->provider->name()},
+                  {"waiting_for", call.state == detail::Call::State::acquiring ? "limiter" : "answer"}});
       guarded([&] { launch(*extra); });
     });
   }
@@ -237,8 +238,9 @@ class DecryptOp final : public detail::Operation {
 
   void report_bad_share(const std::string& provider) {
     note_bad_share();
-    log::error("msg=\"provider returned a wrong share\" provider=" + provider +
-               " action=\"check this KMS and its key: the envelope was recovered without it\"");
+    log::error("provider returned a wrong share",
+               {{"provider", provider},
+                {"action", "check this KMS and its key: the envelope was recovered without it"}});
   }
 
   void pump() {
@@ -364,8 +366,8 @@ void Engine::decrypt_impl(Strand strand, ByteView ciphertext,
   }
   auto admission = admit(env.value(), cfg_.policy);
   if (!admission.ok()) {
-    log::error("msg=\"refused an envelope the policy does not admit: possible forgery\" reason=" +
-               quote(admission.error().message(), 400));
+    log::error("refused an envelope the policy does not admit: possible forgery",
+               {{"reason", admission.error().message()}});
     note_forgery_refused();
     asio::post(strand, [h = std::move(handler), e = admission.error()]() mutable {
       std::move(h)(std::move(e), SecretBytes());
@@ -373,8 +375,8 @@ void Engine::decrypt_impl(Strand strand, ByteView ciphertext,
     return;
   }
   if (admission->policy > 0) {
-    log::warn("msg=\"read an envelope written under an earlier policy; re-encrypt it\" "
-              "previous=" + std::to_string(admission->policy - 1));
+    log::warn("read an envelope written under an earlier policy; re-encrypt it",
+              {{"previous", admission->policy - 1}});
     note_earlier_policy_read();
   }
   auto op = std::make_shared<DecryptOp>(*this, strand, std::move(env.value()),

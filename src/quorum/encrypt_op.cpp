@@ -149,9 +149,10 @@ class EncryptOp final : public detail::Operation {
     if (!missing.empty()) {
       std::vector<std::string> why;
       for (const auto& [name, e] : failures_) why.push_back("[" + name + "] " + e.message());
-      log::warn("msg=\"degraded encrypt\" slots=" + std::to_string(env.slots.size()) + "/" +
-                std::to_string(wraps_.size()) + " missing=" + join(missing, ",") +
-                " errors=" + quote(join(why, "; "), 2000));
+      log::warn("degraded encrypt",
+                {{"slots", std::to_string(env.slots.size()) + "/" + std::to_string(wraps_.size())},
+                 {"missing", join(missing, ",")},
+                 {"errors", join(why, "; ")}});
     }
     std::string key_id = missing.empty() ? engine_.key_id() : note_degraded(missing);
     EncryptOutcome out{std::move(encoded.value()), std::move(key_id), std::move(missing)};

@@ -46,7 +46,7 @@ HealthSnapshot ManagedProvider::health() const {
 void ManagedProvider::record_success(Clock::duration latency) {
   latency_.record(std::chrono::duration_cast<LatencyEstimator::Duration>(latency));
   std::lock_guard lock(mutex_);
-  if (!health_.healthy) log::info("provider=" + name() + " msg=\"healthy again\"");
+  if (!health_.healthy) log::info("healthy again", {{"provider", name()}});
   health_.healthy = true;
   health_.consecutive_failures = 0;
   health_.last_error.clear();
@@ -55,7 +55,7 @@ void ManagedProvider::record_success(Clock::duration latency) {
 void ManagedProvider::open_breaker(const Error& error) {
   // mutex_ held
   if (health_.healthy) {
-    log::warn("provider=" + name() + " msg=\"unhealthy\" error=\"" + error.message() + "\"");
+    log::warn("unhealthy", {{"provider", name()}, {"error", error.message()}});
   }
   health_.healthy = false;
   health_.last_error = error.message();

@@ -173,8 +173,7 @@ class AwsKmsFactory final : public ProviderFactory {
         arn = md->arn;
         material = md->material;
         if (md->state != "Enabled") {
-          log::warn("provider=" + name + " msg=\"KMS key is not enabled\" state=" + quote(md->state) +
-                    " key=" + arn);
+          log::warn("KMS key is not enabled", {{"provider", name}, {"state", md->state}, {"key", arn}});
         }
         if (material.empty()) {
           Result<std::string> rotations = call_now(**api, io, "ListKeyRotations", key_request(arn), deadline);
@@ -184,16 +183,15 @@ class AwsKmsFactory final : public ProviderFactory {
         return md.error().prefixed("cannot resolve key " + quote(s.key_id));
       } else {
         // A key ARN needs no resolution: start, and let probes report the outage.
-        log::warn("provider=" + name + " msg=\"KMS unreachable at start-up\" error=" +
-                  quote(md.error().message(), 600));
+        log::warn("KMS unreachable at start-up", {{"provider", name}, {"error", md.error().message()}});
       }
     }
     if (arn != s.key_id) {
-      log::info("provider=" + name + " msg=\"resolved KMS key\" key_id=" + quote(s.key_id) + " arn=" + arn);
+      log::info("resolved KMS key", {{"provider", name}, {"key_id", s.key_id}, {"arn", arn}});
     }
     if (!s.previous_key_ids.empty()) {
-      log::info("provider=" + name + " msg=\"Decrypt also accepts previous keys\" previous_key_ids=\"" +
-                join(s.previous_key_ids) + "\"");
+      log::info("Decrypt also accepts previous keys",
+                {{"provider", name}, {"previous_key_ids", join(s.previous_key_ids)}});
     }
 
     Result<std::unique_ptr<KmsApi>> api = make_api(context.executor);

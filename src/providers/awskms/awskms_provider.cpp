@@ -38,7 +38,7 @@ void AwsKmsProvider::set_identity(const std::string& material, const std::string
   if (!rotation.empty()) rotation_ = rotation;
   std::string fresh = awskms::key_identity(config_.key_arn, material, rotation_);
   if (fresh != identity_) {
-    log::info("provider=" + name() + " msg=\"key identity changed\" key_identity=" + quote(fresh));
+    log::info("key identity changed", {{"provider", name()}, {"key_identity", fresh}});
     identity_ = std::move(fresh);
   }
 }

@@ -56,9 +56,10 @@ Result<Loaded> open_module(const std::string& path) {
   loaded.finalize = rv == CKR_OK;
   CK_INFO info{};
   if (loaded.api->C_GetInfo(&info) == CKR_OK) {
-    log::info("msg=\"loaded PKCS#11 module\" path=" + path +
-              " cryptoki=" + std::to_string(info.cryptokiVersion.major) + "." +
-              std::to_string(info.cryptokiVersion.minor));
+    log::info("loaded PKCS#11 module",
+              {{"path", path},
+               {"cryptoki", std::to_string(info.cryptokiVersion.major) + "." +
+                                std::to_string(info.cryptokiVersion.minor)}});
   }
   return loaded;
 }
@@ -86,7 +87,7 @@ Module::~Module() {
   if (it == table().end() || --it->second.users > 0) return;
   if (it->second.finalize) {
     if (CK_RV rv = api_->C_Finalize(nullptr); rv != CKR_OK) {
-      log::warn("msg=\"C_Finalize failed\" path=" + path_ + " rv=" + ckr_name(rv));
+      log::warn("C_Finalize failed", {{"path", path_}, {"rv", ckr_name(rv)}});
     }
   }
   table().erase(it);
