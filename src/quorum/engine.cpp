@@ -1,6 +1,7 @@
 #include "quorum/engine.hpp"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 
 #include "common/log.hpp"
 #include "common/text.hpp"
@@ -8,8 +9,15 @@
 namespace trousseau::quorum {
 
 Engine::Engine(asio::io_context& io, const config::Config& cfg,
-               std::vector<std::unique_ptr<ManagedProvider>> providers, std::string state_path)
+               std::vector<std::unique_ptr<ManagedProvider>> providers, std::string state_path,
+               std::optional<asio::any_io_executor> state_writer)
     : io_(io), cfg_(cfg), owned_(std::move(providers)), state_path_(std::move(state_path)) {
+  if (state_writer) {
+    state_writer_ = *state_writer;
+  } else {
+    own_writer_.emplace(1);  // one thread: writes land in the order they were queued
+    state_writer_ = own_writer_->get_executor();
+  }
   for (const auto& names : cfg_.policy.slots) {
     std::vector<ManagedProvider*> slot;
     for (const std::string& name : names) {
@@ -26,15 +34,17 @@ Engine::Engine(asio::io_context& io, const config::Config& cfg,
     } else {
       // A corrupt state file must not stop the plugin; moving the
       // generation far ahead keeps key_id from repeating an old value.
-      log::error("msg=\"cannot load rotation state; starting a new generation series\" error=\"" +
-                 loaded.error().message() + "\"");
+      log::error("cannot load rotation state; starting a new generation series",
+                 {{"error", loaded.error().message()}});
       rotation_.generation = static_cast<std::uint64_t>(
           std::chrono::system_clock::now().time_since_epoch() / std::chrono::seconds(1));
     }
   }
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  if (own_writer_) own_writer_->join();  // every queued state write lands first
+}
 
 ManagedProvider* Engine::find(std::string_view name) const {
   for (const auto& p : owned_) {
@@ -102,9 +112,15 @@ Status Engine::status() const {
 
 void Engine::persist_locked() {
   if (state_path_.empty()) return;
-  if (Error e = save_rotation_state(state_path_, rotation_); !e.ok()) {
-    log::error("msg=\"cannot save rotation state\" error=\"" + e.message() + "\"");
-  }
+  // Called under the lock from a request or probe strand: the write and its
+  // fsyncs go to the writer, with a snapshot, so no strand waits for a disk.
+  // The job owns what it reads; it may outlive the engine when the writer
+  // is not ours.
+  asio::post(state_writer_, [path = state_path_, snapshot = rotation_] {
+    if (Error e = save_rotation_state(path, snapshot); !e.ok()) {
+      log::error("cannot save rotation state", {{"error", e.message()}});
+    }
+  });
 }
 
 std::string Engine::note_degraded(const std::vector<std::string>& missing) {
@@ -130,8 +146,8 @@ void Engine::on_health_changed() {
       join(std::vector<std::string>(rotation_.missing.begin(), rotation_.missing.end()), ",");
   rotation_.missing.clear();
   persist_locked();
-  log::info("msg=\"every provider is healthy after a degraded write; rotating key_id\" "
-            "generation=" + std::to_string(rotation_.generation) + " were_missing=" + names);
+  log::info("every provider is healthy after a degraded write; rotating key_id",
+            {{"generation", rotation_.generation}, {"were_missing", names}});
 }
 
 Error aggregate_failures(const std::string& what,

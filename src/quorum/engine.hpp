@@ -37,11 +37,14 @@
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,10 +87,14 @@ class Operation;
 
 class Engine {
  public:
-  /// `providers` must hold every provider the policy names.
+  /// `providers` must hold every provider the policy names. The rotation
+  /// state at `state_path` (none when empty) is written on `state_writer`,
+  /// one write at a time in order, never on a request strand; by default on
+  /// a thread of the engine's own, which the destructor joins.
   Engine(asio::io_context& io, const config::Config& cfg,
          std::vector<std::unique_ptr<ManagedProvider>> providers,
-         std::string state_path = {});
+         std::string state_path = {},
+         std::optional<asio::any_io_executor> state_writer = std::nullopt);
   ~Engine();
 
   Strand make_strand() { return asio::make_strand(io_); }
@@ -154,6 +161,8 @@ class Engine {
   std::vector<std::unique_ptr<ManagedProvider>> owned_;
   std::vector<std::vector<ManagedProvider*>> slots_;
   std::string state_path_;
+  std::optional<asio::thread_pool> own_writer_;  ///< unless the caller gave one
+  asio::any_io_executor state_writer_;
   mutable std::mutex mutex_;
   RotationState rotation_;
   Counters counters_;

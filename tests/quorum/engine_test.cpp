@@ -304,6 +304,30 @@ TEST(Engine, ADegradedWriteKeepsItsKeyIdWhenARecoveryProbeRacesIt) {
   EXPECT_EQ(stale, 0) << "degraded writes labelled with the generation after their rotation";
 }
 
+// The state file is fsynced twice per write; a slow disk must not hold a
+// request strand (or the answer). The write waits on a writer the test
+// does not run until the request has answered.
+TEST(Engine, ADegradedWriteAnswersWithoutWaitingForItsStateToReachTheDisk) {
+  testkit::TempDir dir;
+  boost::asio::io_context disk;
+  PolicySpec spec = three_slots(2, 2);
+  spec.state_path = dir.file("state.json");
+  spec.state_writer = &disk;
+  EngineHarness h(spec, kStepping);
+  h.fake("c").script_wrap({.fail = Code::unavailable});
+  auto pending = h.encrypt_async(kSeed, 2s);
+  ASSERT_TRUE(h.wait(pending));
+  auto enc = pending.result.get();
+  ASSERT_TRUE(enc.ok()) << enc.error().message();
+  EXPECT_EQ(enc->missing, std::vector<std::string>{"c"});
+  EXPECT_FALSE(std::filesystem::exists(spec.state_path));  // answered first
+  EXPECT_EQ(disk.run(), 1u);                                 // one write, queued
+  auto saved = quorum::load_rotation_state(spec.state_path);
+  ASSERT_TRUE(saved.ok()) << saved.error().message();
+  EXPECT_TRUE(saved->degraded);
+  EXPECT_EQ(saved->missing, std::set<std::string>{"c"});
+}
+
 TEST(Engine, KeyIdDoesNotFlipFlopWithHealth) {
   EngineHarness h(three_slots(2));
   const std::string id = h.engine().key_id();

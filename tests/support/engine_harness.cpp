@@ -40,7 +40,9 @@ EngineHarness::EngineHarness(const PolicySpec& spec, unsigned threads) {
                                                                   io_.get_executor()));
     }
   }
-  engine_ = std::make_unique<quorum::Engine>(io_, cfg, std::move(managed), spec.state_path);
+  std::optional<boost::asio::any_io_executor> writer;
+  if (spec.state_writer != nullptr) writer = spec.state_writer->get_executor();
+  engine_ = std::make_unique<quorum::Engine>(io_, cfg, std::move(managed), spec.state_path, writer);
   work_.emplace(io_.get_executor());
   if (threads == 0 && !time_) throw std::logic_error("stepping needs manual time");
   for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
