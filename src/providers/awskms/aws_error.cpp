@@ -100,7 +100,14 @@ std::string_view xml_element(std::string_view xml, std::string_view tag) {
   if (b == std::string_view::npos) return {};
   b += open.size();
   auto e = xml.find(close, b);
-  return e == std::string_view::npos ? std::string_view() : xml.substr(b, e - b);
+  if (e == std::string_view::npos) return {};
+  const std::string_view inner = xml.substr(b, e - b);
+  // Nested or repeated: the answer does not say one thing.
+  if (inner.find(open) != std::string_view::npos ||
+      xml.find(open, e) != std::string_view::npos) {
+    return {};
+  }
+  return inner;
 }
 
 }  // namespace trousseau::providers::awskms

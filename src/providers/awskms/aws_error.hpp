@@ -33,8 +33,18 @@ bool aws_throttled(const http::Response& response);
 ///    and anything else → unavailable.
 Error map_aws_error(std::string_view operation, const http::Response& response);
 
-/// The text between <tag> and </tag> (first occurrence, no nesting, not
-/// unescaped), or empty. Enough for the flat XML of AWS Query APIs.
+/// The text between <tag> and </tag>, not unescaped; empty when the
+/// element is missing, has attributes, or occurs more than once (an
+/// ambiguous answer is no answer).
+///
+/// Why not a parser: we read two fixed, shallow documents from STS, over
+/// verified TLS (the AssumeRoleWithWebIdentity answer and the Query API
+/// error), each by a handful of element names. The maintained parsers in
+/// Debian (tinyxml2; Boost.PropertyTree over rapidxml) copy the whole
+/// document into heap buffers that they free unwiped, and the STS answer
+/// carries the secret access key and the session token. This reader works
+/// on views into the body, which its owner wipes. It is fuzzed with the
+/// other parsers of remote input.
 std::string_view xml_element(std::string_view xml, std::string_view tag);
 
 }  // namespace trousseau::providers::awskms

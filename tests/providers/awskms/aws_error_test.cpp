@@ -79,5 +79,24 @@ TEST(AwsErrors, StsQueryErrorsAreReadFromTheirXml) {
   EXPECT_EQ(e.message(), R"(AssumeRoleWithWebIdentity: ExpiredToken: "token expired")");
 }
 
+TEST(XmlElement, ReadsOneUnambiguousElement) {
+  const std::string doc =
+      "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"
+      "<Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>a &amp; b</Message>"
+      "</Error><RequestId>r</RequestId></ErrorResponse>";
+  EXPECT_EQ(xml_element(doc, "Code"), "InvalidIdentityToken");
+  EXPECT_EQ(xml_element(doc, "Message"), "a &amp; b");  // the caller unescapes
+  EXPECT_EQ(xml_element(doc, "Missing"), "");
+}
+
+// A second element of the same name must not let a server (or whatever
+// sits in the body) choose which one we believe.
+TEST(XmlElement, RefusesRepeatedNestedUnclosedOrAttributedElements) {
+  EXPECT_EQ(xml_element("<Code>A</Code><Code>B</Code>", "Code"), "");
+  EXPECT_EQ(xml_element("<Code><Code>A</Code></Code>", "Code"), "");
+  EXPECT_EQ(xml_element("<Code>A", "Code"), "");
+  EXPECT_EQ(xml_element("<Code id=\"1\">A</Code>", "Code"), "");
+}
+
 }  // namespace
 }  // namespace trousseau::providers::awskms
