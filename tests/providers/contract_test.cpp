@@ -1,6 +1,8 @@
-// One contract, every provider: the same checks run against the key file,
-// a real SoftHSM2 token and AWS KMS as served by moto, so that each future
-// provider gets them too (add it to targets()).
+// One contract, every provider: the same checks run against every target
+// this binary links, e.g. the key file, a real SoftHSM2 token and AWS KMS as
+// served by moto. Each provider's test folder registers its own target
+// (support/contract_targets.hpp), so that a new provider gets these checks
+// without a line here.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,21 +14,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
-#include <cstdlib>
 #include <future>
 #include <thread>
 
-#include "support/call_options.hpp"
-#include "support/provider_entry.hpp"
 #include "envelope/format.hpp"
 #include "providers/registry.hpp"
-#include "support/temp_dir.hpp"
-#ifdef TROUSSEAU_WITH_PKCS11
-#include "support/softhsm.hpp"
-#endif
-#ifdef TROUSSEAU_WITH_AWSKMS
-#include "support/moto.hpp"
-#endif
+#include "support/call_options.hpp"
+#include "support/contract_targets.hpp"
+#include "support/provider_entry.hpp"
 
 namespace trousseau::providers {
 namespace {
@@ -34,36 +29,13 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-/// The provider entry (a YAML flow mapping) for `type`, starting whatever
-/// it needs on first use; the server lives for the whole test binary.
-std::string entry_for(const std::string& type) {
-  if (type == "keyfile") {
-    static testkit::TempDir dir;
-    static const std::string path = dir.file("contract.key");
-    return "{name: contract, type: keyfile, path: " + path + "}";
-  }
-#ifdef TROUSSEAU_WITH_PKCS11
-  if (type == "pkcs11") return testkit::SoftHsm::shared().provider_yaml("contract");
-#endif
-#ifdef TROUSSEAU_WITH_AWSKMS
-  if (type == "awskms") {
-    static testkit::MotoServer moto;
-    static const std::string arn = moto.create_key();
-    ::setenv("AWS_ACCESS_KEY_ID", testkit::MotoServer::kAccessKey, 1);
-    ::setenv("AWS_SECRET_ACCESS_KEY", testkit::MotoServer::kSecretKey, 1);
-    return "{name: contract, type: awskms, region: us-east-1, key_id: " + arn +
-           ", endpoint: " + moto.endpoint() + ", cluster_name: contract-test}";
-  }
-#endif
-  ADD_FAILURE() << "no contract target for " << type;
-  return "{}";
-}
-
 class ProviderContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    const testkit::ContractTarget* target = testkit::find_contract_target(GetParam());
+    ASSERT_NE(target, nullptr) << "no contract target for " << GetParam();
     settings::Diagnostics diag;
-    settings::Node node = testkit::provider_entry(entry_for(GetParam()), diag);
+    settings::Node node = testkit::provider_entry(target->entry(), diag);
     (void)node.string("name");
     const std::string type = node.string("type");
     const ProviderFactory* factory = Registry::instance().find(type);
@@ -238,18 +210,8 @@ TEST_P(ProviderContract, ManyConcurrentCallsAllSucceed) {
   }
 }
 
-std::vector<std::string> targets() {
-  std::vector<std::string> t{"keyfile"};
-#ifdef TROUSSEAU_WITH_PKCS11
-  t.push_back("pkcs11");
-#endif
-#ifdef TROUSSEAU_WITH_AWSKMS
-  t.push_back("awskms");
-#endif
-  return t;
-}
-
-INSTANTIATE_TEST_SUITE_P(Providers, ProviderContract, ::testing::ValuesIn(targets()),
+INSTANTIATE_TEST_SUITE_P(Providers, ProviderContract,
+                         ::testing::ValuesIn(testkit::contract_target_types()),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

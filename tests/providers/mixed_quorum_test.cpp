@@ -5,10 +5,10 @@
 #include <thread>
 
 #include "kms/kms_client.hpp"
-#include "support/moto.hpp"
-#include "support/wait.hpp"
+#include "providers/awskms/moto.hpp"
+#include "providers/pkcs11/softhsm.hpp"
 #include "support/running_server.hpp"
-#include "support/softhsm.hpp"
+#include "support/wait.hpp"
 
 namespace trousseau {
 namespace {

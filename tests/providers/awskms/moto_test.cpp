@@ -5,10 +5,10 @@
 #include <boost/asio/use_future.hpp>
 #include <fstream>
 
+#include "moto.hpp"
 #include "provider_fixture.hpp"
 #include "providers/awskms/credentials.hpp"
 #include "providers/awskms/key_metadata.hpp"
-#include "support/moto.hpp"
 
 namespace trousseau::providers::awskms {
 namespace {

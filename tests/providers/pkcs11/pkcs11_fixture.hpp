@@ -20,8 +20,8 @@
 #include "envelope/format.hpp"
 #include "providers/pkcs11/module.hpp"
 #include "providers/registry.hpp"
+#include "softhsm.hpp"
 #include "support/call_options.hpp"
-#include "support/softhsm.hpp"
 
 namespace trousseau::providers::pkcs11 {
 

@@ -1,4 +1,4 @@
-#include "support/moto.hpp"
+#include "moto.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "support/softhsm.hpp"
+#include "softhsm.hpp"
 
 #include <cstdlib>
 #include <filesystem>
