@@ -39,31 +39,10 @@ void append_logfmt(std::string& out, std::string_view value) {
   out += bare ? std::string(value) : quote(value, kMaxValue);
 }
 
-/// A JSON string. Bytes outside printable ASCII become \u00XX, so the line
-/// is valid JSON whatever bytes the value held.
+/// A JSON string, valid whatever bytes the value held.
 void append_json(std::string& out, std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  const std::size_t n = value.size() < kMaxValue ? value.size() : kMaxValue;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(value[i]);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c >= 0x7f) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  if (n < value.size()) out += "\\u2026";
+  if (!append_escaped(out, value, kMaxValue, Escape::json)) out += "\\u2026";
   out += '"';
 }
 

@@ -2,9 +2,8 @@
 
 namespace trousseau {
 
-std::string quote(std::string_view value, std::size_t max) {
+bool append_escaped(std::string& out, std::string_view value, std::size_t max, Escape style) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
   const std::size_t n = value.size() < max ? value.size() : max;
   for (std::size_t i = 0; i < n; ++i) {
     const auto c = static_cast<unsigned char>(value[i]);
@@ -16,7 +15,7 @@ std::string quote(std::string_view value, std::size_t max) {
       case '\t': out += "\\t"; break;
       default:
         if (c < 0x20 || c >= 0x7f) {
-          out += "\\x";
+          out += style == Escape::json ? "\\u00" : "\\x";
           out += kHex[c >> 4];
           out += kHex[c & 0xf];
         } else {
@@ -24,7 +23,12 @@ std::string quote(std::string_view value, std::size_t max) {
         }
     }
   }
-  if (n < value.size()) out += "…";
+  return n == value.size();
+}
+
+std::string quote(std::string_view value, std::size_t max) {
+  std::string out = "\"";
+  if (!append_escaped(out, value, max, Escape::c)) out += "…";
   out += '"';
   return out;
 }

@@ -14,6 +14,17 @@ namespace trousseau {
 /// goes into a log line or an error message.
 std::string quote(std::string_view value, std::size_t max = 200);
 
+/// How append_escaped writes a byte outside printable ASCII.
+enum class Escape {
+  c,     ///< \xNN
+  json,  ///< \u00NN: valid JSON whatever the bytes
+};
+
+/// Appends `value` with '"', '\\', \n, \r, \t and every byte outside
+/// printable ASCII escaped, at most `max` bytes of it. Returns false when
+/// it had to cut.
+bool append_escaped(std::string& out, std::string_view value, std::size_t max, Escape style);
+
 /// "a, b, c" (or with another separator).
 std::string join(const std::vector<std::string>& parts, std::string_view separator = ", ");
 

@@ -20,13 +20,8 @@ ByteView strip_newline(ByteView pin) {
 constexpr SecretFileRules kPinFileRules{.what = "PIN file", .max_size = 1024};
 
 PinVersion version_of(const SecretFile& file) {
-  const FileVersion& f = file.version();
   PinVersion version;
-  version.dev = f.dev;
-  version.ino = f.ino;
-  version.size = f.size;
-  version.mtime_sec = f.mtime_sec;
-  version.mtime_nsec = f.mtime_nsec;
+  version.file = file.version();
   return version;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "common/file.hpp"
 #include "common/secret.hpp"
 
 namespace trousseau::providers::pkcs11 {
@@ -21,16 +22,10 @@ struct PinSource {
 };
 
 /// One version of the PIN, told apart without keeping the PIN: for a file,
-/// its identity and content version (st_dev, st_ino, st_size, st_mtim); for
-/// a variable, a digest of its value under a per-process random salt.
-/// Rewriting a file changes its mtime, replacing it (rename, a Kubernetes
-/// Secret update) its inode.
+/// its identity and content version (see FileVersion); for a variable, a
+/// digest of its value under a per-process random salt.
 struct PinVersion {
-  std::uint64_t dev = 0;
-  std::uint64_t ino = 0;
-  std::int64_t size = 0;
-  std::int64_t mtime_sec = 0;
-  std::int64_t mtime_nsec = 0;
+  FileVersion file;
   std::array<std::uint8_t, 32> digest{};
 
   bool operator==(const PinVersion&) const = default;
