@@ -1,10 +1,17 @@
 // Provider types register themselves; the core never switches on a type.
 //
-//   class KeyfileFactory final : public ProviderFactory { ... };
-//   TROUSSEAU_REGISTER_PROVIDER(KeyfileFactory)
-//
-// Adding a provider is one folder under src/providers/ and its name in the
-// `providers` build option.
+// Every provider folder, src/providers/<name>/, holds the same files:
+//   settings.hpp, settings.cpp   `struct Settings final : ProviderSettings` and
+//                                `parse_settings(settings::Node&)`: parse and
+//                                validate, no I/O
+//   <name>_provider.hpp, .cpp    the Provider (and its static create, if any)
+//   factory.cpp                  the ProviderFactory (type(), parse() calling
+//                                parse_settings, create()) and
+//                                TROUSSEAU_REGISTER_PROVIDER(<Name>Factory)
+//   meson.build                  appends to provider_sources and provider_deps
+// plus whatever helpers it needs. Its tests and its contract target live in
+// tests/providers/<name>/. Adding a provider is those two folders and its
+// name in the `providers` build option (meson_options.txt): nothing else.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

@@ -13,18 +13,12 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "envelope/aead.hpp"
-#include "providers/registry.hpp"
 
 namespace trousseau::providers::keyfile {
 
 namespace {
 
 constexpr std::string_view kIdentityLabel = "trousseau.io/keyfile/identity/v1";
-
-struct Settings final : ProviderSettings {
-  std::string path;
-  bool create = true;
-};
 
 std::string errno_text(int err) { return std::strerror(err); }
 
@@ -182,34 +176,5 @@ Error KeyfileProvider::create_if_missing(const std::string& path) {
   log::info("created key file", {{"path", path}});
   return {};
 }
-
-namespace {
-
-class KeyfileFactory final : public ProviderFactory {
- public:
-  std::string_view type() const override { return "keyfile"; }
-
-  std::unique_ptr<ProviderSettings> parse(settings::Node& node) const override {
-    auto s = std::make_unique<Settings>();
-    s->path = node.string("path");
-    if (!s->path.empty() && s->path.front() != '/') node.error("path", "must be an absolute path");
-    s->create = node.boolean("create_if_missing", true);
-    return s;
-  }
-
-  Result<std::unique_ptr<Provider>> create(const std::string& name,
-                                           const ProviderSettings& settings,
-                                           const ProviderContext& context) const override {
-    const auto& s = static_cast<const Settings&>(settings);
-    if (s.create && context.create_missing_keys) {
-      if (Error e = KeyfileProvider::create_if_missing(s.path); !e.ok()) return e;
-    }
-    return std::unique_ptr<Provider>(std::make_unique<KeyfileProvider>(name, s.path, context.executor));
-  }
-};
-
-TROUSSEAU_REGISTER_PROVIDER(KeyfileFactory)
-
-}  // namespace
 
 }  // namespace trousseau::providers::keyfile

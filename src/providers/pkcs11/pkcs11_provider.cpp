@@ -8,7 +8,6 @@
 #include "envelope/format.hpp"
 #include "providers/pkcs11/blocking_call.hpp"
 #include "providers/pkcs11/gcm.hpp"
-#include "providers/registry.hpp"
 
 namespace trousseau::providers::pkcs11 {
 
@@ -184,28 +183,5 @@ void Pkcs11Provider::probe_impl(const CallOptions& options,
   run_blocking(pool_, io_, options, std::move(handler),
                [this] { return std::tuple<Error>(self_test()); });
 }
-
-namespace {
-
-class Pkcs11Factory final : public ProviderFactory {
- public:
-  std::string_view type() const override { return "pkcs11"; }
-
-  std::unique_ptr<ProviderSettings> parse(settings::Node& node) const override {
-    return parse_settings(node);
-  }
-
-  Result<std::unique_ptr<Provider>> create(const std::string& name,
-                                           const ProviderSettings& settings,
-                                           const ProviderContext& context) const override {
-    auto p = Pkcs11Provider::create(name, static_cast<const Settings&>(settings), context.executor);
-    if (!p.ok()) return p.error();
-    return std::unique_ptr<Provider>(std::move(p.value()));
-  }
-};
-
-TROUSSEAU_REGISTER_PROVIDER(Pkcs11Factory)
-
-}  // namespace
 
 }  // namespace trousseau::providers::pkcs11

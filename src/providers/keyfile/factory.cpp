@@ -1,0 +1,34 @@
+// Registers the "keyfile" provider type: parse() reads the Settings of
+// settings.hpp, create() builds a KeyfileProvider.
+#include "providers/keyfile/keyfile_provider.hpp"
+#include "providers/keyfile/settings.hpp"
+#include "providers/registry.hpp"
+
+namespace trousseau::providers::keyfile {
+
+namespace {
+
+class KeyfileFactory final : public ProviderFactory {
+ public:
+  std::string_view type() const override { return "keyfile"; }
+
+  std::unique_ptr<ProviderSettings> parse(settings::Node& node) const override {
+    return parse_settings(node);
+  }
+
+  Result<std::unique_ptr<Provider>> create(const std::string& name,
+                                           const ProviderSettings& settings,
+                                           const ProviderContext& context) const override {
+    const auto& s = static_cast<const Settings&>(settings);
+    if (s.create && context.create_missing_keys) {
+      if (Error e = KeyfileProvider::create_if_missing(s.path); !e.ok()) return e;
+    }
+    return std::unique_ptr<Provider>(std::make_unique<KeyfileProvider>(name, s.path, context.executor));
+  }
+};
+
+TROUSSEAU_REGISTER_PROVIDER(KeyfileFactory)
+
+}  // namespace
+
+}  // namespace trousseau::providers::keyfile
