@@ -1,8 +1,10 @@
 // One provider entry read as the configuration loader reads it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "settings/node.hpp"
 
