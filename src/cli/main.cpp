@@ -8,7 +8,6 @@
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "common/process.hpp"
-#include "common/text.hpp"
 #include "kms/server.hpp"
 
 namespace {

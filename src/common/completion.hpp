@@ -1,6 +1,8 @@
 // Completing an async operation: once, on the handler's executor, with its
-// cancellation slot cleared there. Every operation in Trousseau finishes
-// through one of these two functions.
+// cancellation slot cleared there. Providers, the HTTP client, the limiter
+// and the waiter queue finish through one of these two functions; the
+// engine's operations clear the slot on their strand, where it is emitted
+// (quorum/operation.hpp, Operation::end).
 #pragma once
 
 #include <boost/asio/associated_cancellation_slot.hpp>

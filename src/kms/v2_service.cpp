@@ -3,7 +3,6 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 
 #include "common/log.hpp"
-#include "common/text.hpp"
 #include "kms/kubernetes_limits.hpp"
 #include "kms/request.hpp"
 

@@ -6,7 +6,6 @@
 #include "common/completion.hpp"
 #include "common/file.hpp"
 #include "common/log.hpp"
-#include "common/text.hpp"
 #include "providers/awskms/aws_error.hpp"
 #include "providers/awskms/kms_api.hpp"
 #include "providers/awskms/sigv4.hpp"
