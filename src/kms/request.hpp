@@ -97,6 +97,13 @@ grpc::Status to_grpc(const Error& e);
 std::optional<quorum::Clock::time_point> request_deadline(const grpc::CallbackServerContext& ctx,
                                                           const config::RequestConfig& cfg);
 
+/// kube-apiserver's uid as the engine's request id: a UUID in practice,
+/// but untrusted, so longer ones are cut to kMaxRequestId bytes.
+inline constexpr std::size_t kMaxRequestId = 64;
+inline std::string request_id(std::string_view uid) {
+  return std::string(uid.substr(0, kMaxRequestId));
+}
+
 inline const grpc::Status kDraining{grpc::StatusCode::UNAVAILABLE, "shutting down"};
 
 /// Finishes `ctx` at once with `status`.

@@ -42,7 +42,7 @@ grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* c
   // gRPC owns the request until OnDone; its plaintext is ours to wipe then.
   reactor->wipe_on_done(const_cast<std::string*>(&req->plain()));
   engine_.async_encrypt(
-      reactor->strand(), as_bytes(req->plain()), envelope::Limits{}, *deadline,
+      reactor->strand(), as_bytes(req->plain()), envelope::Limits{}, {*deadline, {}},
       asio::bind_cancellation_slot(reactor->slot(), [reactor, resp](Error e,
                                                                     quorum::EncryptOutcome out) {
         if (e.ok()) {
@@ -73,7 +73,7 @@ grpc::ServerUnaryReactor* V1beta1Service::Decrypt(grpc::CallbackServerContext* c
   auto* reactor = new EngineReactor(engine_.make_strand(), inflight_);
   reactor->wipe_on_done(resp->mutable_plain());
   engine_.async_decrypt(
-      reactor->strand(), as_bytes(req->cipher()), envelope::Annotations{}, *deadline,
+      reactor->strand(), as_bytes(req->cipher()), envelope::Annotations{}, {*deadline, {}},
       asio::bind_cancellation_slot(reactor->slot(), [reactor, resp](Error e, SecretBytes plain) {
         if (e.ok()) {
           // One copy, straight into the response, wiped once sent.

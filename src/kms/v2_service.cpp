@@ -37,7 +37,7 @@ grpc::ServerUnaryReactor* V2Service::Encrypt(grpc::CallbackServerContext* ctx,
   reactor->wipe_on_done(const_cast<std::string*>(&req->plaintext()));
   const envelope::Limits limits{envelope::kMaxV2Ciphertext, true, envelope::kMaxV2Annotations};
   engine_.async_encrypt(
-      reactor->strand(), as_bytes(req->plaintext()), limits, *deadline,
+      reactor->strand(), as_bytes(req->plaintext()), limits, {*deadline, request_id(req->uid())},
       asio::bind_cancellation_slot(
           reactor->slot(), [reactor, resp, uid = req->uid()](Error e, quorum::EncryptOutcome out) {
             if (e.ok()) {
@@ -78,7 +78,8 @@ grpc::ServerUnaryReactor* V2Service::Decrypt(grpc::CallbackServerContext* ctx,
   auto* reactor = new EngineReactor(engine_.make_strand(), inflight_);
   reactor->wipe_on_done(resp->mutable_plaintext());
   engine_.async_decrypt(
-      reactor->strand(), as_bytes(req->ciphertext()), annotations, *deadline,
+      reactor->strand(), as_bytes(req->ciphertext()), annotations,
+      {*deadline, request_id(req->uid())},
       asio::bind_cancellation_slot(
           reactor->slot(), [reactor, resp, uid = req->uid()](Error e, SecretBytes plain) {
             if (e.ok()) {

@@ -32,6 +32,9 @@ struct CallOptions {
   /// until the device returns, so the limiter never admits more work than
   /// the backend is doing.
   std::shared_ptr<void> lease;
+  /// The request this call serves (kube-apiserver's uid; empty for probes
+  /// and v1beta1), for the provider's logs. Never secret, never trusted.
+  std::string request_id;
 };
 
 using WrapSignature = void(Error, WrapResult);

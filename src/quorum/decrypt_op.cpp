@@ -29,8 +29,8 @@ constexpr std::size_t kMaxCombinations = 64;
 class DecryptOp final : public detail::Operation {
  public:
   DecryptOp(Engine& engine, Strand strand, envelope::Envelope env, Admission admission,
-            Clock::time_point deadline, asio::any_completion_handler<DecryptSignature> handler)
-      : Operation(engine, std::move(strand), deadline),
+            RequestInfo request, asio::any_completion_handler<DecryptSignature> handler)
+      : Operation(engine, std::move(strand), std::move(request)),
         env_(std::move(env)),
         admission_(std::move(admission)),
         aad_(envelope::additional_data(env_)),
@@ -355,7 +355,7 @@ class DecryptOp final : public detail::Operation {
 }  // namespace
 
 void Engine::decrypt_impl(Strand strand, ByteView ciphertext,
-                          const envelope::Annotations& annotations, Clock::time_point deadline,
+                          const envelope::Annotations& annotations, RequestInfo request,
                           asio::any_completion_handler<DecryptSignature> handler) {
   auto env = envelope::parse(ciphertext, annotations);
   if (!env.ok()) {
@@ -380,7 +380,7 @@ void Engine::decrypt_impl(Strand strand, ByteView ciphertext,
     note_earlier_policy_read();
   }
   auto op = std::make_shared<DecryptOp>(*this, strand, std::move(env.value()),
-                                        std::move(admission.value()), deadline,
+                                        std::move(admission.value()), std::move(request),
                                         std::move(handler));
   asio::post(strand, [op] { op->guarded([&] { op->start(); }); });
 }

@@ -16,8 +16,8 @@ namespace {
 class EncryptOp final : public detail::Operation {
  public:
   EncryptOp(Engine& engine, Strand strand, SecretBytes plaintext, envelope::Limits limits,
-            Clock::time_point deadline, asio::any_completion_handler<EncryptSignature> handler)
-      : Operation(engine, std::move(strand), deadline),
+            RequestInfo request, asio::any_completion_handler<EncryptSignature> handler)
+      : Operation(engine, std::move(strand), std::move(request)),
         plaintext_(std::move(plaintext)),
         limits_(limits),
         handler_(std::move(handler)),
@@ -193,7 +193,7 @@ class EncryptOp final : public detail::Operation {
 }  // namespace
 
 void Engine::encrypt_impl(Strand strand, ByteView plaintext, envelope::Limits limits,
-                          Clock::time_point deadline,
+                          RequestInfo request,
                           asio::any_completion_handler<EncryptSignature> handler) {
   SecretBytes copy;
   try {
@@ -205,7 +205,7 @@ void Engine::encrypt_impl(Strand strand, ByteView plaintext, envelope::Limits li
     });
     return;
   }
-  auto op = std::make_shared<EncryptOp>(*this, strand, std::move(copy), limits, deadline,
+  auto op = std::make_shared<EncryptOp>(*this, strand, std::move(copy), limits, std::move(request),
                                         std::move(handler));
   asio::post(strand, [op] { op->guarded([&] { op->start(); }); });
 }

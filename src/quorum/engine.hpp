@@ -63,6 +63,15 @@ struct EncryptOutcome {
   std::vector<std::string> missing;   ///< providers that did not wrap (degraded)
 };
 
+/// What the caller knows of one request besides its data.
+struct RequestInfo {
+  Clock::time_point deadline;  ///< the whole request's budget
+  /// The caller's request id (kube-apiserver's v2 `uid`), passed to every
+  /// provider call so that logs and benchmarks can join them. Untrusted and
+  /// possibly empty; the services bound its length (kms/request.hpp).
+  std::string id;
+};
+
 using EncryptSignature = void(Error, EncryptOutcome);
 using DecryptSignature = void(Error, SecretBytes);
 
@@ -101,21 +110,22 @@ class Engine {
 
   template <typename Token>
   auto async_encrypt(Strand strand, ByteView plaintext, envelope::Limits limits,
-                     Clock::time_point deadline, Token&& token) {
+                     RequestInfo request, Token&& token) {
     return asio::async_initiate<Token, EncryptSignature>(
-        [this](auto h, Strand s, ByteView p, envelope::Limits l, Clock::time_point d) {
-          encrypt_impl(std::move(s), p, l, d, std::move(h));
+        [this](auto h, Strand s, ByteView p, envelope::Limits l, RequestInfo r) {
+          encrypt_impl(std::move(s), p, l, std::move(r), std::move(h));
         },
-        token, std::move(strand), plaintext, limits, deadline);
+        token, std::move(strand), plaintext, limits, std::move(request));
   }
 
   template <typename Token>
   auto async_decrypt(Strand strand, ByteView ciphertext, const envelope::Annotations& annotations,
-                     Clock::time_point deadline, Token&& token) {
+                     RequestInfo request, Token&& token) {
     return asio::async_initiate<Token, DecryptSignature>(
-        [this](auto h, Strand s, ByteView c, const envelope::Annotations& a,
-               Clock::time_point d) { decrypt_impl(std::move(s), c, a, d, std::move(h)); },
-        token, std::move(strand), ciphertext, annotations, deadline);
+        [this](auto h, Strand s, ByteView c, const envelope::Annotations& a, RequestInfo r) {
+          decrypt_impl(std::move(s), c, a, std::move(r), std::move(h));
+        },
+        token, std::move(strand), ciphertext, annotations, std::move(request));
   }
 
   /// From cached health only: no provider is called.
@@ -149,10 +159,10 @@ class Engine {
   std::string key_id_locked() const;
 
   void encrypt_impl(Strand strand, ByteView plaintext, envelope::Limits limits,
-                    Clock::time_point deadline,
+                    RequestInfo request,
                     asio::any_completion_handler<EncryptSignature> handler);
   void decrypt_impl(Strand strand, ByteView ciphertext, const envelope::Annotations& annotations,
-                    Clock::time_point deadline,
+                    RequestInfo request,
                     asio::any_completion_handler<DecryptSignature> handler);
   void persist_locked();
 

@@ -31,7 +31,7 @@ struct HealthMonitor::Loop : std::enable_shared_from_this<Loop> {
     deadline.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec && self->probing) self->signal.emit(asio::cancellation_type::terminal);
     });
-    provider->provider().async_probe(providers::CallOptions{started + budget, {}},
+    provider->provider().async_probe(providers::CallOptions{started + budget, {}, {}},
                                      asio::bind_cancellation_slot(
         signal.slot(),
         asio::bind_executor(strand, [self = shared_from_this(), started, budget](Error e) {

@@ -45,9 +45,9 @@ struct Call {
 /// Everything below runs on the request's strand.
 class Operation : public std::enable_shared_from_this<Operation> {
  public:
-  Operation(Engine& engine, Strand strand, Clock::time_point deadline)
-      : engine_(engine), strand_(std::move(strand)), deadline_(deadline),
-        deadline_timer_(strand_) {}
+  Operation(Engine& engine, Strand strand, RequestInfo request)
+      : engine_(engine), strand_(std::move(strand)), deadline_(request.deadline),
+        request_id_(std::move(request.id)), deadline_timer_(strand_) {}
   virtual ~Operation() = default;
 
   /// Runs one step of the operation on its strand. Secret memory is bounded,
@@ -130,6 +130,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
   Engine& engine_;
   Strand strand_;
   Clock::time_point deadline_;
+  std::string request_id_;
   Timer deadline_timer_;
   std::deque<Call> calls_;  // deque: stable addresses
   bool finished_ = false;
@@ -182,7 +183,7 @@ void Operation::start_call(Call& call, Launch launch, Done done) {
         // The engine's reference frees the permit when the provider answers;
         // a blocking provider keeps its own until the backend returns.
         auto lease = std::make_shared<Permit>(std::move(permit));
-        launch(providers::CallOptions{call.expires, lease},
+        launch(providers::CallOptions{call.expires, lease, self->request_id_},
                asio::bind_cancellation_slot(
                    call.signal.slot(),
                    asio::bind_executor(self->strand_, [self, &call, lease,

@@ -53,6 +53,23 @@ void teach_latency(EngineHarness& h, const std::vector<std::pair<std::string, Cl
   for (int i = 0; i < 3; ++i) h.probe_all();
 }
 
+TEST(Engine, EveryProviderCallCarriesItsRequestId) {
+  EngineHarness h(three_slots(2, 0, config::DecryptStrategy::all));
+  h.request_id = "write-1";
+  auto enc = h.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok()) << enc.error().message();
+  h.request_id = "read-1";
+  ASSERT_TRUE(h.decrypt(enc->encoded).ok());
+  for (const char* name : {"a", "b", "c"}) {
+    // One wrap and one unwrap each; probes (no request) carry no id.
+    EXPECT_EQ(h.fake(name).wraps(), 1) << name;
+    EXPECT_EQ(h.fake(name).unwraps(), 1) << name;
+    std::vector<std::string> ids = h.fake(name).request_ids();
+    std::erase(ids, std::string());
+    EXPECT_EQ(ids, (std::vector<std::string>{"write-1", "read-1"})) << name;
+  }
+}
+
 TEST(Engine, TwoOfThreeRoundTrip) {
   EngineHarness h(three_slots(2));
   auto enc = h.encrypt(kSeed);

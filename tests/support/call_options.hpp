@@ -2,14 +2,16 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
 #include "providers/provider.hpp"
 
 namespace trousseau::testkit {
 
-/// A deadline `budget` from now and no lease.
-inline providers::CallOptions within(Clock::duration budget = std::chrono::seconds(10)) {
-  return {Clock::now() + budget, {}};
+/// A deadline `budget` from now, no lease, and the given request id.
+inline providers::CallOptions within(Clock::duration budget = std::chrono::seconds(10),
+                                     std::string request_id = {}) {
+  return {Clock::now() + budget, {}, std::move(request_id)};
 }
 
 }  // namespace trousseau::testkit

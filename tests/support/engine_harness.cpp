@@ -124,8 +124,8 @@ Pending<quorum::EncryptOutcome> EngineHarness::encrypt_async(ByteView plaintext,
                                                              std::chrono::milliseconds budget,
                                                              envelope::Limits limits) {
   auto [pending, done] = make_pending<quorum::EncryptOutcome>();
-  engine_->async_encrypt(engine_->make_strand(), plaintext, limits, Clock::now() + budget,
-                         std::move(done));
+  engine_->async_encrypt(engine_->make_strand(), plaintext, limits,
+                         {Clock::now() + budget, request_id}, std::move(done));
   if (stepping()) settle();  // it starts at this instant, not the next
   return pending;
 }
@@ -144,7 +144,7 @@ Pending<SecretBytes> EngineHarness::decrypt_async(const envelope::Encoded& enc,
                                                   asio::cancellation_slot slot) {
   auto [pending, done] = make_pending<SecretBytes>();
   engine_->async_decrypt(strand ? *strand : engine_->make_strand(), enc.ciphertext,
-                         enc.annotations, Clock::now() + budget,
+                         enc.annotations, {Clock::now() + budget, request_id},
                          asio::bind_cancellation_slot(slot, std::move(done)));
   if (stepping()) settle();  // it starts at this instant, not the next
   return pending;

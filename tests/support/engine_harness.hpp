@@ -73,6 +73,9 @@ class EngineHarness {
   quorum::ManagedProvider& managed(const std::string& name) { return *engine_->find(name); }
   boost::asio::io_context& io() { return io_; }
 
+  /// The request id the next encrypt and decrypt carry.
+  std::string request_id = "harness-request";
+
   Result<quorum::EncryptOutcome> encrypt(ByteView plaintext,
                                          std::chrono::milliseconds budget = std::chrono::seconds(2),
                                          envelope::Limits limits = {});

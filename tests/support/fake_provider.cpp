@@ -87,12 +87,18 @@ Clock::time_point FakeProvider::last_deadline() const {
   return last_deadline_;
 }
 
+std::vector<std::string> FakeProvider::request_ids() const {
+  std::lock_guard lock(mutex_);
+  return request_ids_;
+}
+
 template <typename Signature, typename Produce>
 void FakeProvider::run(const providers::CallOptions& options, Behaviour b,
                        asio::any_completion_handler<Signature> handler, Produce produce) {
   {
     std::lock_guard lock(mutex_);
     last_deadline_ = options.deadline;
+    request_ids_.push_back(options.request_id);
   }
   // Each operation owns a strand; the cancellation slot handler runs on the
   // emitter's thread, so it marshals to that strand before touching the timer.

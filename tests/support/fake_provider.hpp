@@ -7,6 +7,8 @@
 #include <chrono>
 #include <mutex>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -60,6 +62,8 @@ class FakeProvider final : public providers::Provider {
   int expired() const { return expired_; }
   /// The deadline the last call carried.
   Clock::time_point last_deadline() const;
+  /// The request id of every wrap, unwrap and probe call so far, in order.
+  std::vector<std::string> request_ids() const;
 
  private:
   void wrap_impl(const providers::CallOptions& options, ByteView context, ByteView share,
@@ -81,6 +85,7 @@ class FakeProvider final : public providers::Provider {
   std::string identity_;
   std::set<std::string> known_identities_;
   Clock::time_point last_deadline_{};
+  std::vector<std::string> request_ids_;
   std::atomic<std::size_t> padding_{0};
   std::atomic<int> wraps_{0}, unwraps_{0}, probes_{0}, cancelled_{0}, in_flight_{0}, expired_{0};
 };
