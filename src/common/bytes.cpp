@@ -1,8 +1,11 @@
 #include "common/bytes.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <sodium.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace trousseau {
@@ -51,6 +54,15 @@ Bytes sha256(std::initializer_list<ByteView> parts) {
   return digest;
 }
 
-void random_fill(std::span<std::uint8_t> out) { randombytes_buf(out.data(), out.size()); }
+void random_fill(std::span<std::uint8_t> out) {
+  // OpenSSL's per-thread DRBG: seeded from the kernel, reseeded on fork,
+  // and no system call per draw (libsodium's randombytes makes one each).
+  if (out.empty()) return;
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
+    // Nonces and keys without entropy are worse than no answer at all.
+    std::fputs("trousseau: the random generator failed; aborting\n", stderr);
+    std::abort();
+  }
+}
 
 }  // namespace trousseau

@@ -28,7 +28,8 @@ bool base64_decode(std::string_view text, Bytes& out);
 /// SHA-256 of the concatenation of the parts.
 Bytes sha256(std::initializer_list<ByteView> parts);
 
-/// Cryptographically secure random bytes.
+/// Cryptographically secure random bytes (OpenSSL's DRBG). Aborts if the
+/// generator fails: a predictable key must never be used.
 void random_fill(std::span<std::uint8_t> out);
 
 }  // namespace trousseau

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "common/secret_pool.hpp"
+
 #include <atomic>
 #include <cstring>
 #include <new>
@@ -14,22 +16,15 @@ std::atomic<std::size_t> g_live{0};
 std::atomic<bool> g_fail{false};
 
 std::uint8_t* allocate(std::size_t size) {
-  // sodium_init is idempotent and thread-safe; calling it here means no
-  // caller can forget it.
-  if (sodium_init() < 0) throw std::bad_alloc();
   if (g_fail.load(std::memory_order_relaxed)) throw std::bad_alloc();
-  void* p = sodium_malloc(size);
-  if (p == nullptr) throw std::bad_alloc();
+  auto* p = static_cast<std::uint8_t*>(secret_pool::allocate(size));  // zeroed
   g_live.fetch_add(1, std::memory_order_relaxed);
-  return static_cast<std::uint8_t*>(p);
+  return p;
 }
 }  // namespace
 
 SecretBytes::SecretBytes(std::size_t size) : size_(size) {
-  if (size_ > 0) {
-    data_ = allocate(size_);
-    std::memset(data_, 0, size_);
-  }
+  if (size_ > 0) data_ = allocate(size_);
 }
 
 SecretBytes::SecretBytes(ByteView from) : size_(from.size()) {
@@ -55,7 +50,7 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
 
 void SecretBytes::reset() noexcept {
   if (data_ != nullptr) {
-    sodium_free(data_);  // wipes before unmapping
+    secret_pool::release(data_, size_);  // wipes
     g_live.fetch_sub(1, std::memory_order_relaxed);
   }
   data_ = nullptr;

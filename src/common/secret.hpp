@@ -10,9 +10,10 @@
 
 namespace trousseau {
 
-/// A move-only buffer for secret material. The memory comes from
-/// sodium_malloc: guard pages around it, locked against swapping where the
-/// system allows, and wiped on destruction. Compare with equals() (constant
+/// A move-only buffer for secret material. The memory comes from the secret
+/// pool (common/secret_pool.hpp): guarded pages, locked against swapping
+/// where the system allows, wiped on destruction, and no system call per
+/// buffer. Compare with equals() (constant
 /// time), never with memcmp. There is no implicit way to print or copy it.
 class SecretBytes {
  public:
