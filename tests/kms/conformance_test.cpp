@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 
@@ -15,10 +16,12 @@
 #include "kms/kubernetes_limits.hpp"
 #include "support/fake_provider.hpp"
 #include "support/running_server.hpp"
+#include "support/wait.hpp"
 
 namespace trousseau::kms {
 namespace {
 
+using testkit::FakeProvider;
 using testkit::KmsClient;
 using testkit::RunningServer;
 
@@ -248,7 +251,13 @@ TEST_F(Conformance, RemovingTwoKeyFilesFailsUnavailableNamingThem) {
   std::filesystem::remove(server.dir().file("keys/a.key"));
   std::filesystem::remove(server.dir().file("keys/c.key"));
   v2::DecryptResponse out;
-  grpc::Status st = client.decrypt(resp.ciphertext(), resp.key_id(), resp.annotations(), out);
+  grpc::Status st;
+  // The key files are watched: the removal counts once the watch sees it.
+  ASSERT_TRUE(testkit::wait_until([&] {
+    out.Clear();
+    st = client.decrypt(resp.ciphertext(), resp.key_id(), resp.annotations(), out);
+    return !st.ok();
+  }));
   ASSERT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
   EXPECT_NE(st.error_message().find("key-a"), std::string::npos) << st.error_message();
   EXPECT_NE(st.error_message().find("key-c"), std::string::npos) << st.error_message();
@@ -286,6 +295,20 @@ class WorstCase : public ::testing::Test {
   RunningServer server{kEightWideSlots};
   KmsClient client{server.socket()};
 };
+
+TEST_F(WorstCase, TheApiserverUidReachesEveryProviderCutTo64Bytes) {
+  const std::string uid = "uid-" + std::string(300, 'u');  // untrusted: any length
+  v2::EncryptResponse resp;
+  grpc::Status st = client.encrypt(random_seed(), resp, uid);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  for (int i = 0; i < 8; ++i) {
+    FakeProvider* fake = FakeProvider::find("wide-" + std::to_string(i));
+    ASSERT_NE(fake, nullptr);
+    std::vector<std::string> ids = fake->request_ids();
+    EXPECT_NE(std::find(ids.begin(), ids.end(), uid.substr(0, 64)), ids.end()) << i;
+    for (const std::string& id : ids) EXPECT_LE(id.size(), 64u);
+  }
+}
 
 TEST_F(WorstCase, EightSlotsOf512BytesUseAnnotationsWithinLimits) {
   const std::string seed = random_seed();

@@ -52,6 +52,13 @@ Result<SecretBytes> decode_key(ByteView raw, const std::string& path) {
 KeyfileProvider::KeyfileProvider(std::string name, std::string path,
                                  asio::any_io_executor executor)
     : Provider(std::move(name), "keyfile"), path_(std::move(path)), executor_(std::move(executor)) {
+  auto watch = FileWatch::start(path_);
+  if (watch.ok()) {
+    watch_ = std::move(watch.value());
+  } else {
+    log::warn("cannot watch the key file: it is checked on every call instead",
+              {{"provider", this->name()}, {"error", watch.error().message()}});
+  }
   SecretBytes key;
   std::string identity;
   (void)current_key(key, identity);  // prime the identity; errors surface per call
@@ -63,11 +70,25 @@ std::string KeyfileProvider::key_identity() const {
 }
 
 Error KeyfileProvider::current_key(SecretBytes& key, std::string& identity) {
-  // Checked on every call (a removed or loosened file is noticed at once),
-  // read only when its version changed.
+  std::lock_guard lock(mutex_);
+  if (!watch_ || !loaded_ok_ || watch_->generation() != loaded_generation_) {
+    if (Error e = reload_locked(); !e.ok()) return e;
+  }
+  key = SecretBytes(key_.view());
+  identity = identity_;
+  return {};
+}
+
+Error KeyfileProvider::reload_locked() {
+  loaded_ok_ = false;
+  std::uint64_t generation = 0;
+  if (watch_) {
+    // Before reading (file_watch.hpp): a change from now on is seen again.
+    generation = watch_->generation();
+    watch_->rearm();
+  }
   Result<SecretFile> file = open_secret_file(path_, kKeyFileRules);
   if (!file.ok()) return file.error();
-  std::lock_guard lock(mutex_);
   if (key_.empty() || file->version() != loaded_) {
     Result<SecretBytes> raw = file->read();
     if (!raw.ok()) return raw.error();
@@ -82,8 +103,8 @@ Error KeyfileProvider::current_key(SecretBytes& key, std::string& identity) {
     identity_ = std::move(fresh);
     loaded_ = file->version();
   }
-  key = SecretBytes(key_.view());
-  identity = identity_;
+  loaded_generation_ = generation;
+  loaded_ok_ = true;
   return {};
 }
 

@@ -7,15 +7,19 @@
 #include <string>
 
 #include "common/file.hpp"
+#include "common/file_watch.hpp"
 #include "providers/provider.hpp"
 
 namespace trousseau::providers::keyfile {
 
 /// The file holds 32 raw bytes, or their standard base64 on one line. It
 /// must be a regular file, not a symlink, owned by this process's user or
-/// by root, that neither group nor others can access. It is re-read when it
-/// changes and checked on every call, so a removed or replaced file is
-/// noticed at once.
+/// by root, that neither group nor others can access. It is read once and
+/// then watched (common/file_watch.hpp): a write, chmod, removal or
+/// replacement is noticed as soon as the watcher thread reads the inotify
+/// event, and the file is read and checked again at the next call. No call touches the
+/// file system otherwise. Without inotify, or while the file is unusable,
+/// every call opens and checks it.
 class KeyfileProvider final : public Provider {
  public:
   KeyfileProvider(std::string name, std::string path, asio::any_io_executor executor);
@@ -36,6 +40,7 @@ class KeyfileProvider final : public Provider {
 
   /// Loads or refreshes the key; on success copies it and its identity out.
   Error current_key(SecretBytes& key, std::string& identity);
+  Error reload_locked();
 
   const std::string path_;
   asio::any_io_executor executor_;
@@ -43,6 +48,9 @@ class KeyfileProvider final : public Provider {
   SecretBytes key_;
   std::string identity_ = "unloaded";
   FileVersion loaded_;
+  std::unique_ptr<FileWatch> watch_;  ///< null: inotify unavailable
+  std::uint64_t loaded_generation_ = 0;
+  bool loaded_ok_ = false;  ///< the last reload succeeded
 };
 
 }  // namespace trousseau::providers::keyfile

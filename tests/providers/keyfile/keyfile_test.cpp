@@ -11,6 +11,7 @@
 
 #include "envelope/format.hpp"
 #include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 namespace trousseau::providers::keyfile {
 namespace {
@@ -27,6 +28,10 @@ class KeyfileTest : public ::testing::Test {
     io.restart();
     io.run();
     return fut.get();
+  }
+
+  Error probe(KeyfileProvider& p) {
+    return run([&](auto t) { return p.async_probe(::trousseau::testkit::within(), t); });
   }
   asio::io_context io;
   TempDir dir;
@@ -100,7 +105,7 @@ TEST_F(KeyfileTest, AcceptsRawAndBase64KeysAndRejectsOtherSizes) {
   EXPECT_EQ(err.code(), Code::failed_precondition);
 }
 
-TEST_F(KeyfileTest, RemovedFileMakesItUnavailableAtOnce) {
+TEST_F(KeyfileTest, RemovedFileMakesItUnavailableOnceTheWatchSeesIt) {
   const std::string path = dir.file("k");
   ASSERT_TRUE(KeyfileProvider::create_if_missing(path).ok());
   KeyfileProvider p("a", path, io.get_executor());
@@ -108,9 +113,67 @@ TEST_F(KeyfileTest, RemovedFileMakesItUnavailableAtOnce) {
   auto [err, w] = run([&](auto t) { return p.async_wrap(::trousseau::testkit::within(), context, share.view(), t); });
   ASSERT_TRUE(err.ok());
   std::filesystem::remove(path);
-  auto [e2, s2] = run([&](auto t) { return p.async_unwrap(::trousseau::testkit::within(), context, w.key_version, w.wrapped, t); });
+  Error e2;
+  ASSERT_TRUE(testkit::wait_until([&] {
+    e2 = std::get<0>(run([&](auto t) {
+      return p.async_unwrap(::trousseau::testkit::within(), context, w.key_version, w.wrapped, t);
+    }));
+    return !e2.ok();
+  }));
   EXPECT_EQ(e2.code(), Code::unavailable);
   EXPECT_NE(e2.message().find(path), std::string::npos);
+}
+
+TEST_F(KeyfileTest, AFileRenamedOverTheKeyIsReadAgain) {
+  const std::string path = dir.file("k");
+  testkit::write_file(path, std::string(32, 'a'));
+  KeyfileProvider p("a", path, io.get_executor());
+  const std::string before = p.key_identity();
+  testkit::write_file(dir.file("k.new"), std::string(32, 'b'));
+  std::filesystem::rename(dir.file("k.new"), path);
+  ASSERT_TRUE(testkit::wait_until([&] { return probe(p).ok() && p.key_identity() != before; }));
+}
+
+TEST_F(KeyfileTest, AKubernetesSecretUpdateThroughItsDataLinkIsReadAgain) {
+  // The kubelet's atomic writer: files live in a timestamped directory,
+  // `..data` points at it, and an update swaps `..data` by rename.
+  std::filesystem::create_directories(dir.file("vol/..2026_1"));
+  std::filesystem::create_directories(dir.file("vol/..2026_2"));
+  testkit::write_file(dir.file("vol/..2026_1/a.key"), std::string(32, 'a'));
+  testkit::write_file(dir.file("vol/..2026_2/a.key"), std::string(32, 'b'));
+  std::filesystem::create_directory_symlink("..2026_1", dir.file("vol/..data"));
+  KeyfileProvider p("a", dir.file("vol/..data/a.key"), io.get_executor());
+  ASSERT_TRUE(probe(p).ok());
+  const std::string before = p.key_identity();
+  std::filesystem::create_directory_symlink("..2026_2", dir.file("vol/..data_tmp"));
+  std::filesystem::rename(dir.file("vol/..data_tmp"), dir.file("vol/..data"));
+  ASSERT_TRUE(testkit::wait_until([&] { return probe(p).ok() && p.key_identity() != before; }));
+  // And the watch follows the new directory: the next update is seen too.
+  const std::string second = p.key_identity();
+  testkit::write_file(dir.file("vol/..2026_2/a.key.tmp"), std::string(32, 'c'));
+  std::filesystem::rename(dir.file("vol/..2026_2/a.key.tmp"), dir.file("vol/..2026_2/a.key"));
+  ASSERT_TRUE(testkit::wait_until([&] { return probe(p).ok() && p.key_identity() != second; }));
+}
+
+TEST_F(KeyfileTest, ALoosenedModeIsRefusedOnceTheWatchSeesIt) {
+  const std::string path = dir.file("k");
+  ASSERT_TRUE(KeyfileProvider::create_if_missing(path).ok());
+  KeyfileProvider p("a", path, io.get_executor());
+  ASSERT_TRUE(probe(p).ok());
+  std::filesystem::permissions(path, std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  Error err;
+  ASSERT_TRUE(testkit::wait_until([&] { return !(err = probe(p)).ok(); }));
+  EXPECT_EQ(err.code(), Code::failed_precondition);
+}
+
+TEST_F(KeyfileTest, AKeyFileThatAppearsLaterIsUsed) {
+  const std::string path = dir.file("later.key");
+  KeyfileProvider p("a", path, io.get_executor());
+  EXPECT_EQ(probe(p).code(), Code::unavailable);
+  testkit::write_file(path, std::string(32, 'k'));
+  ASSERT_TRUE(testkit::wait_until([&] { return probe(p).ok(); }));
+  EXPECT_EQ(p.key_identity().rfind("sha256:", 0), 0u);
 }
 
 TEST_F(KeyfileTest, IdentityIsADigestNotTheKey) {
