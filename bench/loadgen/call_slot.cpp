@@ -91,7 +91,9 @@ std::unique_ptr<CallSlot> make_v2(const CallPlan& plan, const std::shared_ptr<gr
             r.set_uid(uid);
           },
           [](const CallPlan& p, std::uint64_t index, v2::EncryptResponse& r) {
-            const std::size_t size = r.ciphertext().size();
+            // What the apiserver stores: the ciphertext and its annotations.
+            std::size_t size = r.ciphertext().size();
+            for (const auto& [name, value] : r.annotations()) size += name.size() + value.size();
             if (p.keep != nullptr) {
               Sealed& s = (*p.keep)[index];
               s.ciphertext = std::move(*r.mutable_ciphertext());

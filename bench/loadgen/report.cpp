@@ -44,7 +44,7 @@ boost::json::object run_report(const RunSettings& settings, const PhaseResult& m
   report["latency_ms"] = std::move(latency);
 
   if (encrypt) {
-    report["mean_ciphertext_bytes"] =
+    report["mean_envelope_bytes"] =  // ciphertext plus v2 annotations
         measured.ok > 0
             ? static_cast<double>(measured.ciphertext_bytes) / static_cast<double>(measured.ok)
             : 0.0;

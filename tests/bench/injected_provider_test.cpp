@@ -186,6 +186,25 @@ TEST_F(Stepping, AHungCallCompletesWithDeadlineExceededAtItsDeadline) {
   EXPECT_EQ(got->error.code(), Code::deadline_exceeded) << got->error.message();
 }
 
+TEST_F(Stepping, HangUnwrapWrapsAfterItsDelayButHangsOnUnwrap) {
+  Settings s = constant(5ms);
+  s.hang_unwrap = true;
+  InjectedProvider p("a", s, io.get_executor());
+  WrapAnswer wrapped;
+  p.async_wrap(within(2s), context, share.view(), keep(wrapped));
+  advance(5ms);
+  ASSERT_TRUE(wrapped);
+  ASSERT_TRUE(wrapped->error.ok()) << wrapped->error.message();
+  UnwrapAnswer got;
+  p.async_unwrap(within(2s), context, wrapped->value.key_version, wrapped->value.wrapped,
+                 keep(got));
+  advance(2s - 1ms);
+  EXPECT_FALSE(got);
+  advance(1ms);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->error.code(), Code::deadline_exceeded) << got->error.message();
+}
+
 TEST_F(Stepping, ADelayPastTheDeadlineEndsAtTheDeadline) {
   InjectedProvider p("a", constant(50ms), io.get_executor());
   WrapAnswer got;

@@ -219,9 +219,9 @@ TEST_F(LoadgenAgainstFloor, EveryOperationOfBothApisCompletesWithoutErrors) {
     EXPECT_EQ(std::string_view(run.report.at("op").as_string()), c.reported_op);
     EXPECT_EQ(number(run.report, "concurrency"), 8);
     if (std::string(c.op) == "encrypt") {
-      EXPECT_EQ(number(run.report, "mean_ciphertext_bytes"), 120);  // the floor's envelope
+      EXPECT_EQ(number(run.report, "mean_envelope_bytes"), 120);  // the floor's envelope
     } else {
-      EXPECT_FALSE(run.report.contains("mean_ciphertext_bytes"));
+      EXPECT_FALSE(run.report.contains("mean_envelope_bytes"));
     }
   }
 }

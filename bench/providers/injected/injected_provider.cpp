@@ -50,6 +50,7 @@ InjectedProvider::InjectedProvider(std::string name, const Settings& settings,
       key_(SecretBytes::random(aead::kKeySize)),
       identity_(random_identity()),
       hang_(settings.hang),
+      hang_unwrap_(settings.hang_unwrap),
       sampler_(settings.delay, settings.seed ? *settings.seed : random_seed()),
       log_(settings.record) {}
 
@@ -65,8 +66,8 @@ bool InjectedProvider::owns_key_version(std::string_view key_version) const {
   return key_version == identity_;
 }
 
-std::optional<std::chrono::nanoseconds> InjectedProvider::draw() {
-  if (hang_) return std::nullopt;
+std::optional<std::chrono::nanoseconds> InjectedProvider::draw(Op op) {
+  if (hang_ || (hang_unwrap_ && op == Op::unwrap)) return std::nullopt;
   std::lock_guard lock(mutex_);
   return sampler_.next();
 }
@@ -74,7 +75,7 @@ std::optional<std::chrono::nanoseconds> InjectedProvider::draw() {
 template <typename Deliver>
 void InjectedProvider::answer_later(Op op, const providers::CallOptions& options,
                                     asio::cancellation_slot slot, Error answer, Deliver deliver) {
-  const std::optional<std::chrono::nanoseconds> drawn = draw();
+  const std::optional<std::chrono::nanoseconds> drawn = draw(op);
   const std::size_t entry = log_.begin(options.request_id, op, drawn);
   const Clock::time_point now = Clock::now();
   // A delay that outlasts the call's budget ends at its deadline, as a

@@ -55,8 +55,8 @@ class InjectedProvider final : public providers::Provider {
   void probe_impl(const providers::CallOptions& options,
                   asio::any_completion_handler<providers::ProbeSignature> handler) override;
 
-  /// The next delay; nullopt when hanging.
-  std::optional<std::chrono::nanoseconds> draw();
+  /// The next delay for `op`; nullopt when it hangs.
+  std::optional<std::chrono::nanoseconds> draw(Op op);
 
   /// Waits a drawn delay, then calls `deliver(answer)`, or
   /// `deliver(cancelled)` when `slot` is cancelled first, or
@@ -69,6 +69,7 @@ class InjectedProvider final : public providers::Provider {
   const SecretBytes key_;
   const std::string identity_;
   const bool hang_;
+  const bool hang_unwrap_;
   std::mutex mutex_;  // guards sampler_
   DelaySampler sampler_;
   CallLog log_;

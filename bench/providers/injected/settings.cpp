@@ -66,6 +66,7 @@ double parse_rate(Node& node, const std::string& key) {
 std::unique_ptr<Settings> parse_settings(Node& node) {
   auto s = std::make_unique<Settings>();
   s->hang = node.boolean("hang", false);
+  s->hang_unwrap = node.boolean("hang_unwrap", false);
   Node delay = node.mapping("delay");
   if (node.has("delay")) {
     s->delay = parse_delay(delay);

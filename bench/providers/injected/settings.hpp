@@ -4,6 +4,8 @@
 //          # or {distribution: constant, value: 2ms}; optional with hang
 //   outliers: {rate: 0.01, delay: 1s}  # optional
 //   hang: false     # true: answer only when cancelled or at the deadline
+//   hang_unwrap: false  # true: only unwraps hang; wraps answer after the
+//                       # delay (data written while it worked, then it hangs)
 //   seed: 1         # optional: the same delays, draw for draw
 //   record: /abs/calls.tsv  # optional: one line per call, see call_log.hpp
 #pragma once
@@ -22,6 +24,7 @@ namespace trousseau::bench::injected {
 struct Settings final : providers::ProviderSettings {
   DelaySpec delay;
   bool hang = false;
+  bool hang_unwrap = false;
   std::optional<std::uint64_t> seed;  ///< none: a random one per instance
   std::string record;                 ///< absolute path; empty: no record
 };
