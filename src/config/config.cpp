@@ -219,4 +219,15 @@ std::optional<Config> load_file(const std::string& path, Diagnostics& diag) {
   return load_string(ss.str(), diag);
 }
 
+Result<std::unique_ptr<providers::Provider>> create_provider(
+    const ProviderConfig& pc, const providers::ProviderContext& context) {
+  const providers::ProviderFactory* f = providers::Registry::instance().find(pc.type);
+  if (f == nullptr || !pc.settings) {
+    return Error(Code::failed_precondition, "provider '" + pc.name + "': unknown type " + pc.type);
+  }
+  auto p = f->create(pc.name, *pc.settings, context);
+  if (!p.ok()) return p.error().prefixed("provider '" + pc.name + "'");
+  return std::move(p.value());
+}
+
 }  // namespace trousseau::config

@@ -78,4 +78,9 @@ struct Config {
 std::optional<Config> load_file(const std::string& path, Diagnostics& diag);
 std::optional<Config> load_string(const std::string& yaml, Diagnostics& diag);
 
+/// Builds the provider `pc` describes through its type's factory (which may
+/// open files, load modules or dial servers). Errors name the provider.
+Result<std::unique_ptr<providers::Provider>> create_provider(const ProviderConfig& pc,
+                                                             const providers::ProviderContext& context);
+
 }  // namespace trousseau::config

@@ -39,12 +39,8 @@ Result<std::unique_ptr<Server>> Server::create(const config::Config& cfg,
   providers::ProviderContext context{s->io_.get_executor(), options.create_missing_keys};
   std::vector<std::unique_ptr<quorum::ManagedProvider>> managed;
   for (const config::ProviderConfig& pc : cfg.providers) {
-    const providers::ProviderFactory* f = providers::Registry::instance().find(pc.type);
-    if (f == nullptr || !pc.settings) {
-      return Error(Code::failed_precondition, "provider '" + pc.name + "': unknown type " + pc.type);
-    }
-    auto p = f->create(pc.name, *pc.settings, context);
-    if (!p.ok()) return p.error().prefixed("provider '" + pc.name + "'");
+    auto p = config::create_provider(pc, context);
+    if (!p.ok()) return p.error();
     managed.push_back(std::make_unique<quorum::ManagedProvider>(std::move(p.value()), pc,
                                                                 cfg.health, s->io_.get_executor()));
   }
