@@ -145,8 +145,12 @@ class DecryptOp final : public detail::Operation {
           on_unwrapped(c, std::move(e), std::move(share));
         });
     // From the moment it is queued: a call stuck behind a saturated
-    // provider's limiter is hedged like a slow one.
-    if (hedged_ && call.active()) arm_hedge(call);
+    // provider's limiter is hedged like a slow one. Only when there is
+    // something to hedge with: calls not started now are never added later.
+    if (hedged_ && call.active() &&
+        (pick(Want::new_slot) != nullptr || pick(Want::alternative) != nullptr)) {
+      arm_hedge(call);
+    }
   }
 
   void arm_hedge(detail::Call& call) {

@@ -62,6 +62,13 @@ unsigned Limiter::in_flight() const {
 
 unsigned Limiter::queued() const { return static_cast<unsigned>(state_->waiters.size()); }
 
+std::optional<Permit> Limiter::try_acquire() {
+  std::lock_guard lock(state_->mutex);
+  if (state_->inflight >= state_->max_inflight) return std::nullopt;
+  ++state_->inflight;
+  return Permit(state_);
+}
+
 void Limiter::acquire_impl(asio::any_completion_handler<AcquireSignature> handler) {
   std::unique_lock lock(state_->mutex);
   if (state_->inflight < state_->max_inflight) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/error.hpp"
@@ -51,6 +52,12 @@ class Limiter {
     return asio::async_initiate<Token, AcquireSignature>(
         [this](auto handler) { acquire_impl(std::move(handler)); }, token);
   }
+
+  /// A Permit at once when below the in-flight bound (then nobody waits,
+  /// so it jumps no queue); none otherwise, and the caller uses
+  /// async_acquire. Saves a caller already on its executor a round trip
+  /// through it.
+  std::optional<Permit> try_acquire();
 
   unsigned in_flight() const;
   unsigned queued() const;

@@ -155,10 +155,8 @@ void Operation::start_call(Call& call, Launch launch, Done done) {
     call.timed_out = true;
     call.signal.emit(asio::cancellation_type::terminal);
   });
-  call.provider->limiter().async_acquire(asio::bind_cancellation_slot(
-      call.signal.slot(),
-      asio::bind_executor(strand_, [self, &call, launch = std::move(launch),
-                                    done = std::move(done)](Error err, Permit permit) mutable {
+  auto granted = [self, &call, launch = std::move(launch),
+                  done = std::move(done)](Error err, Permit permit) mutable {
        self->guarded([&] {
         if (!err.ok()) {
           call.state = Call::State::done;
@@ -215,7 +213,15 @@ void Operation::start_call(Call& call, Launch launch, Done done) {
                      self->guarded([&] { done(call, std::move(e), std::move(result)); });
                    })));
        });
-      })));
+  };
+  // A free slot is taken here, on the strand, without a trip through the
+  // io_context; a full limiter queues the call.
+  if (std::optional<Permit> permit = call.provider->limiter().try_acquire()) {
+    granted(Error(), std::move(*permit));
+    return;
+  }
+  call.provider->limiter().async_acquire(asio::bind_cancellation_slot(
+      call.signal.slot(), asio::bind_executor(strand_, std::move(granted))));
 }
 
 }  // namespace trousseau::quorum::detail

@@ -5,6 +5,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
+#include <optional>
 
 namespace trousseau::quorum {
 namespace {
@@ -35,6 +36,29 @@ TEST(Limiter, AdmitsUpToTheBoundQueuesThenRejects) {
   EXPECT_EQ(limiter.in_flight(), 2u);
   held.clear();
   EXPECT_EQ(limiter.in_flight(), 0u);
+}
+
+TEST(Limiter, TryAcquireGrantsBelowTheBoundAndNeverJumpsTheQueue) {
+  asio::io_context io;
+  Limiter limiter("p", 1, 4, io.get_executor());
+  std::optional<Permit> first = limiter.try_acquire();
+  ASSERT_TRUE(first && first->held());
+  EXPECT_FALSE(limiter.try_acquire());  // at the bound
+  std::vector<Permit> waited;
+  limiter.async_acquire([&](Error e, Permit p) {
+    EXPECT_TRUE(e.ok());
+    waited.push_back(std::move(p));
+  });
+  io.run();
+  io.restart();
+  EXPECT_EQ(limiter.queued(), 1u);
+  first.reset();  // the release goes to the waiter, not to a later try
+  EXPECT_FALSE(limiter.try_acquire());
+  io.run();
+  ASSERT_EQ(waited.size(), 1u);
+  waited.clear();
+  EXPECT_EQ(limiter.in_flight(), 0u);
+  EXPECT_TRUE(limiter.try_acquire());
 }
 
 TEST(Limiter, CancelledWaiterLeavesTheQueue) {
