@@ -12,6 +12,7 @@
 
 #include "call_slot.hpp"
 #include "histogram.hpp"
+#include "outcome.hpp"
 
 namespace trousseau::bench {
 
@@ -34,15 +35,10 @@ struct CallRecord {
   int code;  // grpc::StatusCode
 };
 
-struct PhaseResult {
-  std::uint64_t calls = 0;  // completed, whatever their status
-  std::uint64_t ok = 0;
-  std::map<std::string, std::uint64_t> errors;  // by status code name
-  std::string first_error;                      // "CODE: message" of a failed call
-  Histogram latency;                            // of the successful calls
-  std::uint64_t ciphertext_bytes = 0;           // returned by successful encrypts
-  std::chrono::nanoseconds elapsed{};           // first start to last completion
-  std::vector<CallRecord> records;              // by index, with keep_records
+/// Outcome (outcome.hpp), plus what only the load generator records.
+struct PhaseResult : Outcome {
+  std::uint64_t ciphertext_bytes = 0;  // returned by successful encrypts
+  std::vector<CallRecord> records;     // by index, with keep_records
 };
 
 /// Runs one phase of `plan` over `channels` (call slot l uses channel

@@ -12,7 +12,7 @@
 #include "common/bytes.hpp"
 #include "common/error.hpp"
 #include "common/secret.hpp"
-#include "histogram.hpp"
+#include "outcome.hpp"
 #include "providers/provider.hpp"
 
 namespace trousseau::bench::direct {
@@ -33,14 +33,7 @@ struct CallPlan {
   std::string request_prefix;               ///< call i carries request id prefix + i
 };
 
-struct PhaseResult {
-  std::uint64_t calls = 0;  ///< completed, whatever their outcome
-  std::uint64_t ok = 0;
-  std::map<std::string, std::uint64_t> errors;  ///< by Code name (to_string(Code))
-  std::string first_error;                      ///< "code: message" of a failed call
-  Histogram latency;                            ///< of the successful calls
-  std::chrono::nanoseconds elapsed{};           ///< first start to last completion
-};
+using PhaseResult = Outcome;
 
 /// Makes `count` calls of `plan` to `provider`, keeping `concurrency` of
 /// them outstanding: each call starts the next from its completion handler,
