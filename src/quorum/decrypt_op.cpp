@@ -21,6 +21,8 @@ struct Entry {
   std::size_t slot;
   std::string provider;
   shamir::Share share;
+  ManagedProvider* managed = nullptr;
+  bool from_hedge = false;  ///< its call was started as a hedge
 };
 
 /// GCM passes one Decrypt may make while looking for k shares that agree.
@@ -30,7 +32,7 @@ class DecryptOp final : public detail::Operation {
  public:
   DecryptOp(Engine& engine, Strand strand, envelope::Envelope env, Admission admission,
             RequestInfo request, asio::any_completion_handler<DecryptSignature> handler)
-      : Operation(engine, std::move(strand), std::move(request)),
+      : Operation(engine, CallKind::unwrap, std::move(strand), std::move(request)),
         env_(std::move(env)),
         admission_(std::move(admission)),
         aad_(envelope::additional_data(env_)),
@@ -162,7 +164,8 @@ class DecryptOp final : public detail::Operation {
       detail::Call* extra = pick(Want::new_slot);
       if (extra == nullptr) extra = pick(Want::alternative);
       if (extra == nullptr) return;
-      note_hedge();
+      note_hedge(call);
+      extra->is_hedge = true;
       log::debug("hedging slow provider",
                  {{"slow", call.provider->name()},
                   {"extra", extra->provider->name()},
@@ -182,7 +185,8 @@ class DecryptOp final : public detail::Operation {
       return pump();
     }
     entries_.push_back({call.slot, call.provider->name(),
-                        {env_.slots[call.slot].x, std::move(share)}});
+                        {env_.slots[call.slot].x, std::move(share)}, call.provider,
+                        call.is_hedge});
     if (distinct_slots_with_shares() >= k_ && try_combine()) return;
     pump();
   }
@@ -233,17 +237,23 @@ class DecryptOp final : public detail::Operation {
       if (std::find(chosen.begin(), chosen.end(), i) != chosen.end()) continue;
       auto expected = shamir::interpolate(subset, entries_[i].share.x);
       if (expected.ok() && !expected->equals(entries_[i].share.y.view())) {
-        report_bad_share(entries_[i].provider);
+        report_bad_share(entries_[i]);
       }
     }
+    std::vector<std::string> opened_by;
+    for (std::size_t i : chosen) {
+      opened_by.push_back(entries_[i].provider);
+      if (entries_[i].from_hedge) entries_[i].managed->observer().hedge_won();
+    }
+    note_served(std::move(opened_by));
     finish(Error(), std::move(plain.value()));
     return true;
   }
 
-  void report_bad_share(const std::string& provider) {
-    note_bad_share();
+  void report_bad_share(Entry& entry) {
+    note_bad_share(*entry.managed);
     log::error("provider returned a wrong share",
-               {{"provider", provider},
+               {{"provider", entry.provider},
                 {"action", "check this KMS and its key: the envelope was recovered without it"}});
   }
 
@@ -338,6 +348,9 @@ class DecryptOp final : public detail::Operation {
 
   void finish(Error e, SecretBytes plaintext) {
     if (finished_) return;
+    if (e.code() != Code::cancelled) {
+      note_quorum(QuorumKind::decrypt, e.ok() ? QuorumResult::ok : QuorumResult::failed);
+    }
     end(handler_);
     entries_.clear();  // wipes the shares now, not when the last call drains
     asio::dispatch(asio::append(std::move(handler_), std::move(e), std::move(plaintext)));

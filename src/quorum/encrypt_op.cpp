@@ -17,7 +17,7 @@ class EncryptOp final : public detail::Operation {
  public:
   EncryptOp(Engine& engine, Strand strand, SecretBytes plaintext, envelope::Limits limits,
             RequestInfo request, asio::any_completion_handler<EncryptSignature> handler)
-      : Operation(engine, std::move(strand), std::move(request)),
+      : Operation(engine, CallKind::wrap, std::move(strand), std::move(request)),
         plaintext_(std::move(plaintext)),
         limits_(limits),
         handler_(std::move(handler)),
@@ -155,6 +155,12 @@ class EncryptOp final : public detail::Operation {
                  {"errors", join(why, "; ")}});
     }
     std::string key_id = missing.empty() ? engine_.key_id() : note_degraded(missing);
+    note_quorum(QuorumKind::encrypt, missing.empty() ? QuorumResult::ok : QuorumResult::degraded);
+    std::vector<std::string> served;
+    for (const envelope::Slot& slot : env.slots) {
+      for (const envelope::ShareRef& w : slot.wraps) served.push_back(w.provider);
+    }
+    note_served(std::move(served));
     EncryptOutcome out{std::move(encoded.value()), std::move(key_id), std::move(missing)};
     end(handler_);
     grace_timer_.cancel();
@@ -164,6 +170,7 @@ class EncryptOp final : public detail::Operation {
 
   void fail(Error e) {
     if (finished_) return;
+    if (e.code() != Code::cancelled) note_quorum(QuorumKind::encrypt, QuorumResult::failed);
     end(handler_);
     grace_timer_.cancel();
     release_secrets();

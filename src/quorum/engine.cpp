@@ -9,7 +9,7 @@
 namespace trousseau::quorum {
 
 Engine::Engine(asio::io_context& io, const config::Config& cfg,
-               std::vector<std::unique_ptr<ManagedProvider>> providers, std::string state_path,
+               std::vector<std::shared_ptr<ManagedProvider>> providers, std::string state_path,
                std::optional<asio::any_io_executor> state_writer)
     : io_(io), cfg_(cfg), owned_(std::move(providers)), state_path_(std::move(state_path)) {
   if (state_writer) {
@@ -60,8 +60,17 @@ std::vector<ManagedProvider*> Engine::providers() const {
 }
 
 Counters Engine::counters() const {
-  std::lock_guard lock(mutex_);
-  return counters_;
+  Counters c;
+  {
+    std::lock_guard lock(mutex_);
+    c.degraded_encrypts = degraded_encrypts_;
+  }
+  c.bad_shares = bad_shares_.load(std::memory_order_relaxed);
+  c.hedges = hedges_.load(std::memory_order_relaxed);
+  c.forgeries_refused = forgeries_refused_.load(std::memory_order_relaxed);
+  c.earlier_policy_reads = earlier_policy_reads_.load(std::memory_order_relaxed);
+  c.combinations_tried = combinations_tried_.load(std::memory_order_relaxed);
+  return c;
 }
 
 RotationState Engine::rotation() const {
@@ -125,7 +134,7 @@ void Engine::persist_locked() {
 
 std::string Engine::note_degraded(const std::vector<std::string>& missing) {
   std::lock_guard lock(mutex_);
-  ++counters_.degraded_encrypts;
+  ++degraded_encrypts_;
   const bool was = rotation_.degraded;
   const std::size_t before = rotation_.missing.size();
   rotation_.degraded = true;

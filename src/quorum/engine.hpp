@@ -41,6 +41,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,7 @@
 #include "config/config.hpp"
 #include "envelope/format.hpp"
 #include "quorum/managed_provider.hpp"
+#include "quorum/observer.hpp"
 #include "quorum/rotation_state.hpp"
 
 namespace trousseau::quorum {
@@ -70,6 +72,8 @@ struct RequestInfo {
   /// provider call so that logs and benchmarks can join them. Untrusted and
   /// possibly empty; the services bound its length (kms/request.hpp).
   std::string id;
+  /// Filled with what the request did before the handler runs (optional).
+  std::shared_ptr<RequestTrace> trace{};
 };
 
 using EncryptSignature = void(Error, EncryptOutcome);
@@ -94,16 +98,25 @@ namespace detail {
 class Operation;
 }
 
-class Engine {
+/// Owned by a shared_ptr in the plugin (a reload swaps engines while
+/// requests run): each operation then keeps its engine alive until its last
+/// provider call has drained. Tests may own one directly.
+class Engine : public std::enable_shared_from_this<Engine> {
  public:
   /// `providers` must hold every provider the policy names. The rotation
   /// state at `state_path` (none when empty) is written on `state_writer`,
   /// one write at a time in order, never on a request strand; by default on
   /// a thread of the engine's own, which the destructor joins.
   Engine(asio::io_context& io, const config::Config& cfg,
-         std::vector<std::unique_ptr<ManagedProvider>> providers,
+         std::vector<std::shared_ptr<ManagedProvider>> providers,
          std::string state_path = {},
          std::optional<asio::any_io_executor> state_writer = std::nullopt);
+  Engine(asio::io_context& io, const config::Config& cfg,
+         std::vector<std::unique_ptr<ManagedProvider>> providers,
+         std::string state_path = {},
+         std::optional<asio::any_io_executor> state_writer = std::nullopt)
+      : Engine(io, cfg, shared(std::move(providers)), std::move(state_path),
+               std::move(state_writer)) {}
   ~Engine();
 
   Strand make_strand() { return asio::make_strand(io_); }
@@ -145,17 +158,28 @@ class Engine {
   /// a degraded write is pending and every provider is healthy.
   void on_health_changed();
 
+  /// Binds the engine's metrics; only before the first request.
+  void set_observer(std::shared_ptr<EngineObserver> observer) { observer_ = std::move(observer); }
+  EngineObserver& observer() const { return observer_ ? *observer_ : EngineObserver::none(); }
+
  private:
   friend class detail::Operation;
 
   /// Records a degraded write; returns the key_id the envelope belongs to,
   /// read under the same lock so that a probe cannot slip in between.
   std::string note_degraded(const std::vector<std::string>& missing);
-  void note_bad_share() { std::lock_guard l(mutex_); ++counters_.bad_shares; }
-  void note_hedge() { std::lock_guard l(mutex_); ++counters_.hedges; }
-  void note_forgery_refused() { std::lock_guard l(mutex_); ++counters_.forgeries_refused; }
-  void note_combination() { std::lock_guard l(mutex_); ++counters_.combinations_tried; }
-  void note_earlier_policy_read() { std::lock_guard l(mutex_); ++counters_.earlier_policy_reads; }
+  // Relaxed atomics: counting on the request path takes no lock.
+  void note_bad_share() { bad_shares_.fetch_add(1, std::memory_order_relaxed); }
+  void note_hedge() { hedges_.fetch_add(1, std::memory_order_relaxed); }
+  void note_forgery_refused() {
+    forgeries_refused_.fetch_add(1, std::memory_order_relaxed);
+    observer().forgery_refused();
+  }
+  void note_combination() { combinations_tried_.fetch_add(1, std::memory_order_relaxed); }
+  void note_earlier_policy_read() {
+    earlier_policy_reads_.fetch_add(1, std::memory_order_relaxed);
+    observer().earlier_policy_read();
+  }
   std::string key_id_locked() const;
 
   void encrypt_impl(Strand strand, ByteView plaintext, envelope::Limits limits,
@@ -168,14 +192,25 @@ class Engine {
 
   asio::io_context& io_;
   config::Config cfg_;
-  std::vector<std::unique_ptr<ManagedProvider>> owned_;
+  static std::vector<std::shared_ptr<ManagedProvider>> shared(
+      std::vector<std::unique_ptr<ManagedProvider>> providers) {
+    return {std::make_move_iterator(providers.begin()), std::make_move_iterator(providers.end())};
+  }
+
+  std::vector<std::shared_ptr<ManagedProvider>> owned_;
   std::vector<std::vector<ManagedProvider*>> slots_;
   std::string state_path_;
   std::optional<asio::thread_pool> own_writer_;  ///< unless the caller gave one
   asio::any_io_executor state_writer_;
   mutable std::mutex mutex_;
   RotationState rotation_;
-  Counters counters_;
+  std::uint64_t degraded_encrypts_ = 0;  ///< under mutex_, with rotation_
+  std::atomic<std::uint64_t> bad_shares_{0};
+  std::atomic<std::uint64_t> hedges_{0};
+  std::atomic<std::uint64_t> forgeries_refused_{0};
+  std::atomic<std::uint64_t> earlier_policy_reads_{0};
+  std::atomic<std::uint64_t> combinations_tried_{0};
+  std::shared_ptr<EngineObserver> observer_;
 };
 
 /// Puts failures into one Error: INVALID_ARGUMENT when every failure is the

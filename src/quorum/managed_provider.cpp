@@ -71,6 +71,7 @@ void ManagedProvider::record_failure(const Error& error) {
 }
 
 void ManagedProvider::record_probe(const Error& error, Clock::duration latency) {
+  observer().call(CallKind::probe, outcome_of(error), latency);
   {
     std::lock_guard lock(mutex_);
     health_.probed = true;

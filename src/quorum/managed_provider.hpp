@@ -12,6 +12,7 @@
 #include "providers/provider.hpp"
 #include "quorum/latency.hpp"
 #include "quorum/limiter.hpp"
+#include "quorum/observer.hpp"
 
 namespace trousseau::quorum {
 
@@ -57,6 +58,13 @@ class ManagedProvider {
   /// When a hedge should start for a call to this provider.
   Clock::duration hedge_delay(Clock::duration floor) const;
 
+  /// Binds the provider's metrics. Only before the provider is shared with
+  /// an engine or a health monitor: the observer is read without a lock.
+  void set_observer(std::shared_ptr<ProviderObserver> observer) { observer_ = std::move(observer); }
+  ProviderObserver& observer() const {
+    return observer_ ? *observer_ : ProviderObserver::none();
+  }
+
  private:
   void open_breaker(const Error& error);
 
@@ -69,6 +77,7 @@ class ManagedProvider {
   mutable std::mutex mutex_;
   HealthSnapshot health_;
   Clock::time_point retry_at_{};
+  std::shared_ptr<ProviderObserver> observer_;
 };
 
 }  // namespace trousseau::quorum

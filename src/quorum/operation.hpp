@@ -14,7 +14,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/log.hpp"
 #include "quorum/engine.hpp"
+#include "quorum/observer.hpp"
 
 namespace trousseau::quorum::detail {
 
@@ -37,7 +39,8 @@ struct Call {
   Clock::time_point started{};  ///< the provider was called
   Clock::time_point expires{};  ///< min(request deadline, queued + provider timeout)
   bool timed_out = false;       ///< the provider's own timeout ended it
-  bool hedged = false;
+  bool hedged = false;          ///< a hedge was started because this call was slow
+  bool is_hedge = false;        ///< this call is such a hedge
 
   bool active() const { return state == State::acquiring || state == State::running; }
 };
@@ -45,9 +48,11 @@ struct Call {
 /// Everything below runs on the request's strand.
 class Operation : public std::enable_shared_from_this<Operation> {
  public:
-  Operation(Engine& engine, Strand strand, RequestInfo request)
-      : engine_(engine), strand_(std::move(strand)), deadline_(request.deadline),
-        request_id_(std::move(request.id)), deadline_timer_(strand_) {}
+  Operation(Engine& engine, CallKind kind, Strand strand, RequestInfo request)
+      : keep_(engine.weak_from_this().lock()), engine_(engine), kind_(kind),
+        strand_(std::move(strand)), deadline_(request.deadline),
+        request_id_(std::move(request.id)), trace_(std::move(request.trace)),
+        deadline_timer_(strand_) {}
   virtual ~Operation() = default;
 
   /// Runs one step of the operation on its strand. Secret memory is bounded,
@@ -117,9 +122,38 @@ class Operation : public std::enable_shared_from_this<Operation> {
   std::string note_degraded(const std::vector<std::string>& missing) {
     return engine_.note_degraded(missing);
   }
-  void note_hedge() { engine_.note_hedge(); }
-  void note_bad_share() { engine_.note_bad_share(); }
+  void note_hedge(const Call& slow) {
+    engine_.note_hedge();
+    slow.provider->observer().hedge_started();
+    if (trace_) ++trace_->hedges;
+  }
+  void note_bad_share(ManagedProvider& provider) {
+    engine_.note_bad_share();
+    provider.observer().bad_share();
+  }
   void note_combination() { engine_.note_combination(); }
+  void note_quorum(QuorumKind kind, QuorumResult result) { engine_.observer().quorum(kind, result); }
+  /// The providers that served the request, for its log line.
+  void note_served(std::vector<std::string> providers) {
+    if (trace_) trace_->served = std::move(providers);
+  }
+
+  /// Every provider call that ends, however it ends: metrics, and a debug
+  /// line joined to the request by its id.
+  void observe(const Call& call, const Error& e, Clock::duration latency) const {
+    const CallOutcome outcome = outcome_of(e);
+    call.provider->observer().call(kind_, outcome, latency);
+    if (log::enabled(log::Level::debug)) {
+      log::debug("provider call",
+                 {{"request", request_id_},
+                  {"provider", call.provider->name()},
+                  {"operation", to_string(kind_)},
+                  {"outcome", to_string(outcome)},
+                  {"latency_us", std::chrono::duration_cast<std::chrono::microseconds>(latency).count()},
+                  {"hedge", call.is_hedge},
+                  {"error", e.message()}});
+    }
+  }
 
   std::size_t active_calls() const {
     std::size_t n = 0;
@@ -127,10 +161,13 @@ class Operation : public std::enable_shared_from_this<Operation> {
     return n;
   }
 
+  std::shared_ptr<const Engine> keep_;  ///< null when the engine is not shared-owned
   Engine& engine_;
+  const CallKind kind_;
   Strand strand_;
   Clock::time_point deadline_;
   std::string request_id_;
+  std::shared_ptr<RequestTrace> trace_;  ///< null when the caller wants none
   Timer deadline_timer_;
   std::deque<Call> calls_;  // deque: stable addresses
   bool finished_ = false;
@@ -169,6 +206,7 @@ void Operation::start_call(Call& call, Launch launch, Done done) {
                             " (" + std::to_string(call.provider->limiter().in_flight()) +
                             " calls in flight)");
           }
+          self->observe(call, err, Clock::duration::zero());
           done(call, std::move(err), T{});
           return;
         }
@@ -190,14 +228,15 @@ void Operation::start_call(Call& call, Launch launch, Done done) {
                      call.state = Call::State::done;
                      if (call.timeout) call.timeout->cancel();
                      if (call.hedge) call.hedge->cancel();
-                     if (self->finished_) return;
                      const auto latency = Clock::now() - call.started;
-                     const bool request_deadline = !e.ok() && self->past_deadline();
                      if (call.timed_out && (e.code() == Code::cancelled ||
                                             e.code() == Code::deadline_exceeded)) {
                        e = Error(Code::deadline_exceeded,
                                  "no answer within " + detail::millis(call.provider->timeout()));
                      }
+                     self->observe(call, e, latency);
+                     if (self->finished_) return;
+                     const bool request_deadline = !e.ok() && self->past_deadline();
                      if (e.ok()) {
                        call.provider->record_success(latency);
                      } else if (!request_deadline) {
