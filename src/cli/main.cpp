@@ -8,7 +8,7 @@
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "common/process.hpp"
-#include "kms/server.hpp"
+#include "daemon/daemon.hpp"
 
 namespace {
 
@@ -48,28 +48,36 @@ int serve(const std::string& path) {
   auto cfg = load(path);
   if (!cfg) return 2;
   log::set_level(cfg->log_level);
-  // Block the stop signals in every thread; this one waits for them.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  log::set_format(cfg->log_format);
+  // Block the signals in every thread; this one waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto server = kms::Server::create(*cfg, {.create_missing_keys = true});
-  if (!server.ok()) {
-    log::error("cannot start", {{"error", server.error().message()}});
+  auto daemon = daemon::Daemon::create(*cfg, {.create_missing_keys = true, .config_path = path});
+  if (!daemon.ok()) {
+    log::error("cannot start", {{"error", daemon.error().message()}});
     return 1;
   }
-  if (Error e = server.value()->start(); !e.ok()) {
+  if (Error e = daemon.value()->start(); !e.ok()) {
     log::error("cannot start", {{"error", e.message()}});
-    server.value()->shutdown(std::chrono::milliseconds(0));
+    daemon.value()->shutdown(std::chrono::milliseconds(0));
     return 1;
   }
   print_encryption_configuration(*cfg);
   int sig = 0;
-  sigwait(&stop, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    log::info("SIGHUP: reloading the configuration", {{"path", path}});
+    daemon.value()->request_reload();
+  }
   log::info("draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  server.value()->shutdown(cfg->request.default_deadline + std::chrono::seconds(2));
+  daemon.value()->shutdown(daemon.value()->engine()->config().request.default_deadline +
+                           std::chrono::seconds(2));
   log::info("stopped");
   return 0;
 }

@@ -1,4 +1,7 @@
 #include "config/config.hpp"
+#include "config/listen.hpp"
+
+#include <charconv>
 
 #include <fstream>
 #include <map>
@@ -78,6 +81,7 @@ void parse_providers(Node& root, Config& cfg) {
   std::set<std::string> names;
   for (Node& p : nodes) {
     ProviderConfig pc;
+    pc.fingerprint = p.canonical();
     pc.name = p.string("name");
     if (!pc.name.empty() && !envelope::is_valid_provider_name(pc.name)) {
       p.error("name", "'" + pc.name +
@@ -171,6 +175,24 @@ std::optional<Config> parse(Node& root, Diagnostics& diag) {
   } else {
     root.error("log_level", "must be debug, info, warn or error");
   }
+  const std::string format = root.string("log_format", "json");
+  if (format == "json") {
+    cfg.log_format = log::Format::json;
+  } else if (format == "logfmt") {
+    cfg.log_format = log::Format::logfmt;
+  } else {
+    root.error("log_format", "must be json or logfmt");
+  }
+  Node telemetry = root.mapping("telemetry");
+  const std::string listen = telemetry.string("listen", *cfg.telemetry.listen);
+  if (listen == "off") {
+    cfg.telemetry.listen.reset();
+  } else if (!parse_listen_address(listen).ok()) {
+    telemetry.error("listen", "must be host:port with an IP address (127.0.0.1:8095, [::1]:8095) or off");
+  } else {
+    cfg.telemetry.listen = listen;
+  }
+  telemetry.reject_unknown_keys();
   parse_providers(root, cfg);
   parse_policy(root.mapping("policy"), cfg.policy);
   if (!root.has("policy")) root.error("policy", "is required");
@@ -201,6 +223,28 @@ std::optional<Config> parse(Node& root, Diagnostics& diag) {
 }
 
 }  // namespace
+
+Result<boost::asio::ip::tcp::endpoint> parse_listen_address(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return invalid_argument("listen address " + text + " is not host:port");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned port = 0;
+  const char* first = text.data() + colon + 1;
+  const char* last = text.data() + text.size();
+  auto [end, ec] = std::from_chars(first, last, port);
+  if (ec != std::errc() || end != last || port > 65535) {
+    return invalid_argument("listen address " + text + " has no valid port");
+  }
+  boost::system::error_code bad;
+  auto address = boost::asio::ip::make_address(host, bad);
+  if (bad) return invalid_argument("listen address " + text + ": " + host + " is not an IP address");
+  return boost::asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
+}
 
 std::optional<Config> load_string(const std::string& text, Diagnostics& diag) {
   std::optional<Node> root = Node::parse_yaml(text, diag);

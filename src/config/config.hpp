@@ -45,6 +45,10 @@ struct ProviderConfig {
   unsigned max_inflight = 64;       ///< concurrent calls to this provider
   unsigned max_queue = 1024;        ///< calls waiting beyond that, then RESOURCE_EXHAUSTED
   std::shared_ptr<const providers::ProviderSettings> settings;
+  /// The provider's whole entry as canonical text: a reload keeps a
+  /// provider (its connections, sessions and latency history) only when
+  /// this is unchanged.
+  std::string fingerprint;
 };
 
 struct HealthConfig {
@@ -53,6 +57,8 @@ struct HealthConfig {
   Duration probe_timeout{5000};     ///< one probe's whole budget (several round trips for some KMSes)
   unsigned failure_threshold = 3;   ///< consecutive failures that open the breaker
   Duration breaker_backoff{30000};  ///< after which one trial call is let through
+
+  bool operator==(const HealthConfig&) const = default;
 };
 
 struct RequestConfig {
@@ -62,11 +68,18 @@ struct RequestConfig {
   Duration min_hedge_delay{2};      ///< never hedge sooner than this
 };
 
+struct TelemetryConfig {
+  /// host:port of the /metrics, /livez and /readyz listener; nullopt: off.
+  std::optional<std::string> listen = std::string("127.0.0.1:8095");
+};
+
 struct Config {
   std::string socket = "/var/run/trousseau/kms.sock";
   std::optional<std::string> socket_group;
   std::string state_dir = "/var/lib/trousseau";
   log::Level log_level = log::Level::info;
+  log::Format log_format = log::Format::json;
+  TelemetryConfig telemetry;
   PolicyConfig policy;
   std::vector<ProviderConfig> providers;
   HealthConfig health;

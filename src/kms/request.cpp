@@ -1,6 +1,64 @@
 #include "kms/request.hpp"
 
+#include "common/log.hpp"
+#include "common/text.hpp"
+
 namespace trousseau::kms {
+
+const char* to_string(Api api) { return api == Api::v2 ? "v2" : "v1beta1"; }
+
+const char* to_string(Method method) {
+  switch (method) {
+    case Method::status: return "Status";
+    case Method::version: return "Version";
+    case Method::encrypt: return "Encrypt";
+    case Method::decrypt: return "Decrypt";
+  }
+  return "?";
+}
+
+const char* code_name(grpc::StatusCode code) {
+  static constexpr const char* kNames[kGrpcCodes] = {
+      "OK",        "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED", "NOT_FOUND",  "ALREADY_EXISTS",    "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+      "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",       "DATA_LOSS",
+      "UNAUTHENTICATED"};
+  const auto i = static_cast<std::size_t>(code);
+  return i < kGrpcCodes ? kNames[i] : "UNKNOWN";
+}
+
+RequestObserver& RequestObserver::none() {
+  static RequestObserver nothing;
+  return nothing;
+}
+
+void RequestLog::answered(const grpc::Status& status, const quorum::RequestTrace* trace,
+                          std::string_view key_id) {
+  const auto latency = quorum::Clock::now() - started_;
+  observer_.answered(api_, method_, status.error_code(), latency);
+  const std::string rpc = std::string(to_string(api_)) + "." + to_string(method_);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
+  const std::string served = trace ? join(trace->served, ",") : std::string();
+  const log::Level level = status.ok() ? log::Level::info : log::Level::warn;
+  if (log::enabled(level)) {
+    log::write(level, "request",
+               {{"rpc", rpc},
+                {"uid", uid_},
+                {"code", code_name(status.error_code())},
+                {"latency_us", micros},
+                {"providers", served},
+                {"hedges", trace ? trace->hedges : 0u},
+                {"key_id", key_id},
+                {"error", status.error_message()}});
+  }
+  if (method_ == Method::decrypt && status.ok() && trace) {
+    // Evidence of dual control: whose shares opened this envelope.
+    log::info("audit: envelope opened",
+              {{"audit", true}, {"rpc", rpc}, {"uid", uid_}, {"opened_by", served},
+               {"shares", trace->served.size()}});
+  }
+}
 
 grpc::Status to_grpc(const Error& e) {
   switch (e.code()) {

@@ -43,6 +43,68 @@ class Inflight {
   std::atomic<bool> draining_{false};
 };
 
+grpc::Status to_grpc(const Error& e);
+
+enum class Api : unsigned char { v2, v1beta1 };
+enum class Method : unsigned char { status, version, encrypt, decrypt };
+inline constexpr std::size_t kApis = 2;
+inline constexpr std::size_t kMethods = 4;
+const char* to_string(Api api);
+const char* to_string(Method method);  ///< the RPC's name: "Encrypt"
+/// The gRPC code's name as grpc-go and the docs spell it: "INVALID_ARGUMENT".
+const char* code_name(grpc::StatusCode code);
+inline constexpr std::size_t kGrpcCodes = 17;  ///< OK (0) to UNAUTHENTICATED (16)
+
+/// Told of every answered request (metrics). Cheap, no shared lock.
+class RequestObserver {
+ public:
+  virtual ~RequestObserver() = default;
+  virtual void answered(Api, Method, grpc::StatusCode, quorum::Clock::duration /*latency*/) {}
+  static RequestObserver& none();
+};
+
+/// The engine in force. A reload swaps it; each request keeps the engine it
+/// started with until it is answered, and the engine's operations keep it
+/// until their last provider call has drained.
+class EngineSource {
+ public:
+  std::shared_ptr<quorum::Engine> get() const { return engine_.load(std::memory_order_acquire); }
+  void set(std::shared_ptr<quorum::Engine> engine) {
+    engine_.store(std::move(engine), std::memory_order_release);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<quorum::Engine>> engine_;
+};
+
+/// What the services share.
+struct ServiceContext {
+  EngineSource& engines;
+  Inflight& inflight;
+  RequestObserver& observer;
+};
+
+/// One request's record: its log line at info level (method, apiserver uid,
+/// outcome, latency and the providers that served it; for Decrypt, the
+/// audit line naming the providers whose shares opened it) and its count.
+class RequestLog {
+ public:
+  RequestLog(RequestObserver& observer, Api api, Method method, std::string uid)
+      : observer_(observer), api_(api), method_(method), uid_(std::move(uid)),
+        started_(quorum::Clock::now()) {}
+
+  /// Once per request.
+  void answered(const grpc::Status& status, const quorum::RequestTrace* trace = nullptr,
+                std::string_view key_id = {});
+
+ private:
+  RequestObserver& observer_;
+  Api api_;
+  Method method_;
+  std::string uid_;
+  quorum::Clock::time_point started_;
+};
+
 /// One unary call that waits for the engine. Finishes exactly once (the
 /// engine's handler calls Finish), turns gRPC cancellation into a
 /// cancellation of the engine operation on its strand, and deletes itself
@@ -50,13 +112,27 @@ class Inflight {
 class EngineReactor final : public grpc::ServerUnaryReactor {
  public:
   /// `inflight` must have been entered for this call; OnDone leaves it.
-  EngineReactor(quorum::Strand strand, Inflight& inflight)
-      : strand_(std::move(strand)),
+  /// The reactor keeps `engine` alive until gRPC is done with the call.
+  EngineReactor(std::shared_ptr<quorum::Engine> engine, quorum::Strand strand, Inflight& inflight,
+                RequestLog log)
+      : engine_(std::move(engine)),
+        strand_(std::move(strand)),
         signal_(std::make_shared<asio::cancellation_signal>()),
-        inflight_(inflight) {}
+        inflight_(inflight),
+        log_(std::move(log)),
+        trace_(std::make_shared<quorum::RequestTrace>()) {}
 
+  quorum::Engine& engine() { return *engine_; }
   const quorum::Strand& strand() const { return strand_; }
   asio::cancellation_slot slot() { return signal_->slot(); }
+  const std::shared_ptr<quorum::RequestTrace>& trace() const { return trace_; }
+
+  /// Logs, counts and sends the answer.
+  void finish(const Error& e, std::string_view key_id = {}) {
+    const grpc::Status status = to_grpc(e);
+    log_.answered(status, trace_.get(), key_id);
+    Finish(status);
+  }
 
   /// Wipes `field` (a plaintext in the request or the response, both owned
   /// by gRPC until OnDone) once gRPC has sent the answer. Up to two.
@@ -85,12 +161,13 @@ class EngineReactor final : public grpc::ServerUnaryReactor {
 
  private:
   std::array<std::string*, 2> wipe_{};
+  std::shared_ptr<quorum::Engine> engine_;
   quorum::Strand strand_;
   std::shared_ptr<asio::cancellation_signal> signal_;
   Inflight& inflight_;
+  RequestLog log_;
+  std::shared_ptr<quorum::RequestTrace> trace_;
 };
-
-grpc::Status to_grpc(const Error& e);
 
 /// The engine deadline for a call: the caller's deadline (or the default
 /// when it set none) less the safety margin. nullopt when nothing is left.
@@ -106,9 +183,10 @@ inline std::string request_id(std::string_view uid) {
 
 inline const grpc::Status kDraining{grpc::StatusCode::UNAVAILABLE, "shutting down"};
 
-/// Finishes `ctx` at once with `status`.
-inline grpc::ServerUnaryReactor* finish_now(grpc::CallbackServerContext* ctx,
+/// Finishes `ctx` at once with `status`, logged and counted.
+inline grpc::ServerUnaryReactor* finish_now(grpc::CallbackServerContext* ctx, RequestLog& log,
                                             const grpc::Status& status) {
+  log.answered(status);
   auto* reactor = ctx->DefaultReactor();
   reactor->Finish(status);
   return reactor;

@@ -10,7 +10,7 @@ namespace trousseau::kms {
 
 class V1beta1Service final : public v1beta1::KeyManagementService::CallbackService {
  public:
-  V1beta1Service(quorum::Engine& engine, Inflight& inflight) : engine_(engine), inflight_(inflight) {}
+  explicit V1beta1Service(ServiceContext context) : context_(context) {}
 
   grpc::ServerUnaryReactor* Version(grpc::CallbackServerContext* ctx,
                                     const v1beta1::VersionRequest* req,
@@ -23,8 +23,7 @@ class V1beta1Service final : public v1beta1::KeyManagementService::CallbackServi
                                     v1beta1::DecryptResponse* resp) override;
 
  private:
-  quorum::Engine& engine_;
-  Inflight& inflight_;
+  ServiceContext context_;
 };
 
 }  // namespace trousseau::kms

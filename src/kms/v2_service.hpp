@@ -9,7 +9,7 @@ namespace trousseau::kms {
 
 class V2Service final : public v2::KeyManagementService::CallbackService {
  public:
-  V2Service(quorum::Engine& engine, Inflight& inflight) : engine_(engine), inflight_(inflight) {}
+  explicit V2Service(ServiceContext context) : context_(context) {}
 
   /// Answers from cached health: never calls a provider.
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v2::StatusRequest* req,
@@ -22,8 +22,7 @@ class V2Service final : public v2::KeyManagementService::CallbackService {
                                     v2::DecryptResponse* resp) override;
 
  private:
-  quorum::Engine& engine_;
-  Inflight& inflight_;
+  ServiceContext context_;
 };
 
 }  // namespace trousseau::kms

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <map>
 #include <set>
 
 namespace trousseau::settings {
@@ -88,6 +89,39 @@ std::string Node::string(const std::string& key) {
   }
   if (v->empty()) error(key, "must not be empty");
   return *v;
+}
+
+namespace {
+void canonical_text(const YAML::Node& n, std::string& out) {
+  if (n.IsMap()) {
+    std::map<std::string, YAML::Node> sorted;
+    for (const auto& kv : n) sorted.emplace(kv.first.Scalar(), kv.second);
+    out += '{';
+    for (const auto& [k, v] : sorted) {
+      out += std::to_string(k.size()) + ':' + k + '=';
+      canonical_text(v, out);
+      out += ';';
+    }
+    out += '}';
+  } else if (n.IsSequence()) {
+    out += '[';
+    for (const auto& v : n) {
+      canonical_text(v, out);
+      out += ',';
+    }
+    out += ']';
+  } else if (n.IsScalar()) {
+    out += std::to_string(n.Scalar().size()) + ':' + n.Scalar();
+  } else {
+    out += '~';
+  }
+}
+}  // namespace
+
+std::string Node::canonical() const {
+  std::string out;
+  canonical_text(impl_->node, out);
+  return out;
 }
 
 std::string Node::string(const std::string& key, const std::string& fallback) {

@@ -43,6 +43,10 @@ class Node {
   Node& operator=(Node&&) noexcept;
 
   const std::string& path() const;
+  /// The node's content as canonical text (mapping keys sorted, scalars
+  /// quoted): equal for equal settings however the YAML was written. Tells
+  /// a reload which providers changed.
+  std::string canonical() const;
   Diagnostics& diagnostics();
   /// Present and not null.
   bool has(const std::string& key) const;

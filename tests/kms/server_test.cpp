@@ -39,6 +39,7 @@ std::optional<config::Config> parse(const std::string& yaml) {
   config::Diagnostics diag;
   auto cfg = config::load_string(yaml, diag);
   EXPECT_TRUE(cfg.has_value()) << (diag.errors().empty() ? "" : diag.errors()[0]);
+  if (cfg) cfg->telemetry.listen = "127.0.0.1:0";
   return cfg;
 }
 
@@ -52,7 +53,7 @@ TEST(Server, RefusesToStartWhenALiveProcessServesTheSocket) {
   ASSERT_TRUE(first.started());
   TempDir dir;
   auto cfg = parse(with_socket(dir, first.socket()));
-  auto second = Server::create(*cfg, {.create_missing_keys = true, .threads = 2});
+  auto second = daemon::Daemon::create(*cfg, {.create_missing_keys = true, .threads = 2});
   ASSERT_TRUE(second.ok());
   Error e = second.value()->start();
   EXPECT_EQ(e.code(), Code::failed_precondition);
@@ -73,7 +74,7 @@ TEST(Server, RemovesAStaleSocket) {
   ::close(fd);  // bound, never listening: a crashed plugin leaves this behind
   ASSERT_TRUE(std::filesystem::exists(path));
   auto cfg = parse(with_socket(dir, path));
-  auto server = Server::create(*cfg, {.create_missing_keys = true, .threads = 2});
+  auto server = daemon::Daemon::create(*cfg, {.create_missing_keys = true, .threads = 2});
   ASSERT_TRUE(server.ok());
   ASSERT_TRUE(server.value()->start().ok());
   v2::StatusResponse st;
@@ -87,7 +88,7 @@ TEST(Server, RefusesToRemoveSomethingThatIsNotASocket) {
   const std::string path = dir.file("precious.txt");
   testkit::write_file(path, "do not delete");
   auto cfg = parse(with_socket(dir, path));
-  auto server = Server::create(*cfg, {.create_missing_keys = true, .threads = 2});
+  auto server = daemon::Daemon::create(*cfg, {.create_missing_keys = true, .threads = 2});
   ASSERT_TRUE(server.ok());
   EXPECT_EQ(server.value()->start().code(), Code::failed_precondition);
   EXPECT_TRUE(std::filesystem::exists(path));
@@ -190,7 +191,8 @@ TEST(EngineReactor, WipesTheRequestAndResponsePlaintextWhenGrpcIsDone) {
   std::string response_plain(5000, 'q');  // beyond any small-string buffer
   const char* request_data = request_plain.data();
   const char* response_data = response_plain.data();
-  auto* reactor = new EngineReactor(boost::asio::make_strand(io), inflight);
+  auto* reactor = new EngineReactor(nullptr, boost::asio::make_strand(io), inflight,
+                                    RequestLog(RequestObserver::none(), Api::v2, Method::decrypt, "t"));
   reactor->wipe_on_done(&request_plain);
   reactor->wipe_on_done(&response_plain);
   EXPECT_EQ(request_plain, std::string(100, 'p')) << "wiped before gRPC is done";

@@ -92,7 +92,7 @@ TEST_P(MixedQuorum, SurvivesMotoDyingAndRecoversWhenItReturns) {
     v2::DecryptResponse back;
     ASSERT_TRUE(client->decrypt(during.ciphertext(), during.key_id(), during.annotations(), back).ok());
     EXPECT_EQ(back.plaintext(), seed);
-    EXPECT_EQ(server->server().engine().counters().degraded_encrypts, 1u);
+    EXPECT_EQ(server->server().engine()->counters().degraded_encrypts, 1u);
   } else {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE);
     EXPECT_NE(st.error_message().find("[aws]"), std::string::npos) << st.error_message();
@@ -116,7 +116,7 @@ TEST_P(MixedQuorum, SurvivesMotoDyingAndRecoversWhenItReturns) {
   }
   ASSERT_EQ(again, arn);
   // The next probe (every 200 ms while unhealthy) finds it again.
-  quorum::ManagedProvider* aws = server->server().engine().find("aws");
+  quorum::ManagedProvider* aws = server->server().engine()->find("aws");
   EXPECT_TRUE(testkit::wait_until([&] { return aws->healthy(); })) << aws->health().last_error;
   EXPECT_TRUE(wait_for_healthz(*client, true));
   v2::EncryptResponse after;

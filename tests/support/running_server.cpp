@@ -26,8 +26,13 @@ RunningServer::RunningServer(const std::string& yaml) {
     return;
   }
   socket_ = cfg->socket;
-  auto server = kms::Server::create(*cfg, {.create_missing_keys = true, .threads = 2,
-                                           .first_probe_wait = std::chrono::milliseconds(1000)});
+  // Telemetry on a free loopback port unless the test chose one.
+  if (text.find("telemetry:") == std::string::npos) {
+    cfg->telemetry.listen = "127.0.0.1:0";
+  }
+  auto server = daemon::Daemon::create(*cfg, {.create_missing_keys = true, .threads = 2,
+                                              .first_probe_wait = std::chrono::milliseconds(1000),
+                                              .watch_config = false});
   if (!server.ok()) {
     ADD_FAILURE() << "server create: " << server.error().message();
     return;

@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "kms/server.hpp"
+#include "daemon/daemon.hpp"
 #include "support/temp_dir.hpp"
 
 namespace trousseau::testkit {
@@ -18,14 +18,14 @@ class RunningServer {
   ~RunningServer();
 
   bool started() const { return server_ != nullptr; }
-  kms::Server& server() { return *server_; }
+  daemon::Daemon& server() { return *server_; }
   const std::string& socket() const { return socket_; }
   const TempDir& dir() const { return dir_; }
 
  private:
   TempDir dir_;
   std::string socket_;
-  std::unique_ptr<kms::Server> server_;
+  std::unique_ptr<daemon::Daemon> server_;
 };
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to);
