@@ -13,7 +13,7 @@ namespace trousseau::log {
 namespace {
 
 std::atomic<Level> g_level{Level::info};
-std::atomic<Format> g_format{Format::logfmt};
+std::atomic<Format> g_format{Format::json};  // as config::Config defaults
 std::mutex g_mutex;
 
 const char* name(Level l) {

@@ -6,10 +6,10 @@
 //
 //   log::warn("degraded encrypt", {{"missing", join(missing, ",")}, {"slots", 2}});
 //
-// logfmt (the default):
-//   2026-11-29T11:20:00.123Z level=warn msg="degraded encrypt" missing=c slots=2
-// json (one object per line):
+// json (the default, one object per line):
 //   {"ts":"2026-11-29T11:20:00.123Z","level":"warn","msg":"degraded encrypt","missing":"c","slots":2}
+// logfmt (log_format: logfmt):
+//   2026-11-29T11:20:00.123Z level=warn msg="degraded encrypt" missing=c slots=2
 #pragma once
 
 #include <concepts>

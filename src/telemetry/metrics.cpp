@@ -168,6 +168,9 @@ Metrics::Metrics(const std::string& version)
   key_id_changes_.Add({});
   reloads_.Add({{"result", "success"}});
   reloads_.Add({{"result", "failure"}});
+  last_reload_success_.Add({});
+  last_reload_time_.Add({});
+  ready_.Add({});
   build_info_.Add({{"version", version}}).Set(1);
 }
 

@@ -44,7 +44,8 @@ std::optional<config::Config> parse(const std::string& yaml) {
 }
 
 std::string with_socket(const TempDir& dir, const std::string& socket) {
-  return "socket: " + socket + "\nstate_dir: " + dir.file("state") + "\n" +
+  return "socket: " + socket + "\nstate_dir: " + dir.file("state") +
+         "\ntelemetry: {listen: \"127.0.0.1:0\"}\n" +
          testkit::replace_all(kOneKeyfile, "{dir}", dir.path().string());
 }
 

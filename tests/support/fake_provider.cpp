@@ -150,6 +150,11 @@ void FakeProvider::run(const providers::CallOptions& options, Behaviour b,
       }));
 }
 
+std::vector<Bytes> FakeProvider::shares_seen() const {
+  std::lock_guard lock(mutex_);
+  return shares_;
+}
+
 void FakeProvider::wrap_impl(const providers::CallOptions& options, ByteView context, ByteView share,
                              asio::any_completion_handler<providers::WrapSignature> handler) {
   ++wraps_;
@@ -159,6 +164,7 @@ void FakeProvider::wrap_impl(const providers::CallOptions& options, ByteView con
     std::lock_guard lock(mutex_);
     b = wrap_;
     identity = identity_;
+    shares_.emplace_back(share.begin(), share.end());
   }
   Bytes nonce(12);
   random_fill(nonce);

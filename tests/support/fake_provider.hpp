@@ -53,6 +53,10 @@ class FakeProvider final : public providers::Provider {
 
   ~FakeProvider() override;
 
+  /// Every share this fake was asked to wrap: the secrets a leak test
+  /// looks for in logs and metrics.
+  std::vector<Bytes> shares_seen() const;
+
   int wraps() const { return wraps_; }
   int unwraps() const { return unwraps_; }
   int probes() const { return probes_; }
@@ -79,6 +83,7 @@ class FakeProvider final : public providers::Provider {
   boost::asio::any_io_executor executor_;
   SecretBytes key_;
   mutable std::mutex mutex_;
+  std::vector<Bytes> shares_;  ///< under mutex_
   Behaviour wrap_, unwrap_, probe_;
   Code flip_ = Code::ok;
   bool flip_state_ = false;
