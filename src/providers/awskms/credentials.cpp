@@ -130,6 +130,19 @@ Result<std::shared_ptr<CredentialChain>> CredentialChain::create(asio::any_io_ex
       Result<Credentials> parsed = parse_credentials_file(as_chars(text->view()), profile, path);
       if (parsed.ok()) {
         chain->static_ = std::make_shared<Credentials>(std::move(parsed).value());
+        chain->file_path_ = path;
+        chain->file_profile_ = profile;
+        // Rotated keys are picked up without a restart. The watch starts
+        // after this read: a change in between is seen at the next call
+        // as a spurious bump at worst.
+        if (auto watch = FileWatch::start(path); watch.ok()) {
+          chain->file_watch_ = std::move(watch).value();
+          chain->file_generation_ = chain->file_watch_->generation();
+          chain->file_watch_->rearm();
+        } else {
+          log::warn("the AWS shared credentials file is not watched; restart after rotating it",
+                    {{"path", path}, {"error", watch.error().message()}});
+        }
       } else if (chosen || parsed.error().message().rfind("no profile", 0) != 0) {
         return parsed.error();  // a chosen profile must exist; a broken one is an error
       }
@@ -165,10 +178,31 @@ Result<std::shared_ptr<CredentialChain>> CredentialChain::create(asio::any_io_ex
   return chain;
 }
 
+CredentialsPtr CredentialChain::current_file_credentials() {
+  std::lock_guard lock(file_mutex_);
+  const std::uint64_t g = file_watch_->generation();
+  if (g == file_generation_) return static_;
+  file_generation_ = g;
+  file_watch_->rearm();  // before reading (file_watch.hpp)
+  Result<SecretBytes> text = read_secret_file(file_path_, kCredentialsFileRules);
+  Result<Credentials> parsed =
+      text.ok() ? parse_credentials_file(as_chars(text->view()), file_profile_, file_path_)
+                : Result<Credentials>(text.error());
+  if (!parsed.ok()) {
+    log::error("cannot re-read the AWS shared credentials file; keeping the credentials read before",
+               {{"path", file_path_}, {"error", parsed.error().message()}});
+    return static_;
+  }
+  static_ = std::make_shared<Credentials>(std::move(parsed).value());
+  log::info("AWS shared credentials file re-read", {{"path", file_path_}});
+  return static_;
+}
+
 void CredentialChain::get_impl(http::Deadline deadline,
                                asio::any_completion_handler<CredentialsSignature> handler) {
   if (web_) return web_->get(shared_from_this(), deadline, std::move(handler));
-  post_completion(executor_, std::move(handler), Error(), static_);
+  CredentialsPtr credentials = file_watch_ ? current_file_credentials() : static_;
+  post_completion(executor_, std::move(handler), Error(), std::move(credentials));
 }
 
 void CredentialChain::invalidate() {

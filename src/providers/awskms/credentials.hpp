@@ -10,10 +10,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
 #include "common/error.hpp"
+#include "common/file_watch.hpp"
 #include "common/secret.hpp"
 #include "http/message.hpp"
 
@@ -71,7 +73,9 @@ Result<Credentials> parse_assume_role_response(std::string_view xml);
 ///  1. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN).
 ///  2. The shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else
 ///     ~/.aws/credentials), the configured profile, else AWS_PROFILE, else
-///     "default". Static: read once.
+///     "default". Watched (common/file_watch.hpp): after a change the next
+///     call reads it again; a file that no longer parses keeps the last
+///     good credentials in use, and says so in the log.
 ///  3. AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (+ AWS_ROLE_SESSION_NAME):
 ///     STS AssumeRoleWithWebIdentity, the token file re-read on each call.
 ///
@@ -112,11 +116,20 @@ class CredentialChain : public std::enable_shared_from_this<CredentialChain> {
                 asio::any_completion_handler<CredentialsSignature> handler);
   struct WebIdentity;
 
+  /// Source 2: reads the file again when its watch moved.
+  CredentialsPtr current_file_credentials();
+
   asio::any_io_executor executor_;
   ChainOptions options_;
   std::string source_;
-  CredentialsPtr static_;               ///< sources 1 and 2
+  CredentialsPtr static_;               ///< sources 1 and 2 (2: under file_mutex_)
   std::unique_ptr<WebIdentity> web_;    ///< source 3
+  // Source 2's file, watched.
+  std::string file_path_;
+  std::string file_profile_;
+  std::unique_ptr<FileWatch> file_watch_;  ///< null: not source 2, or no inotify
+  std::mutex file_mutex_;
+  std::uint64_t file_generation_ = 0;      ///< under file_mutex_
 };
 
 }  // namespace trousseau::providers::awskms

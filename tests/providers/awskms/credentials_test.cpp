@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
@@ -113,6 +115,20 @@ TEST_F(ChainTest, SharedFileWithAwsProfileOrTheConfiguredOne) {
   EXPECT_EQ(get(**configured).second->access_key_id, "AKIDDEFAULT");
   auto home = chain({{"HOME", dir.path().string()}});  // no ~/.aws/credentials there
   EXPECT_FALSE(home.ok());
+}
+
+// Rotating the keys in the shared credentials file needs no restart.
+TEST_F(ChainTest, ARotatedSharedFileIsReadAgain) {
+  testkit::write_file(dir.file("creds"), kFile);
+  auto c = chain({{"AWS_SHARED_CREDENTIALS_FILE", dir.file("creds")}, {"AWS_PROFILE", "prod"}});
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(get(**c).second->access_key_id, "AKIDPROD");
+  testkit::write_file(dir.file("creds.new"),
+                      "[prod]\naws_access_key_id = AKIDROTATED\naws_secret_access_key = rotated\n");
+  std::filesystem::rename(dir.file("creds.new"), dir.file("creds"));
+  ASSERT_TRUE(testkit::wait_until([&] { return get(**c).second->access_key_id == "AKIDROTATED"; }));
+  EXPECT_TRUE(get(**c).second->secret_access_key.equals(as_bytes("rotated")));
+
 }
 
 TEST_F(ChainTest, ChoosingAMissingProfileIsAnError) {
