@@ -199,18 +199,13 @@ Error Daemon::apply(const config::Config& cfg) {
   log::set_format(cfg.log_format);
   if (started_) next.value()->health->start();
   engines_.set(next.value()->engine);
-  // The old probes stop; the old engine lives on while requests (and their
-  // straggling provider calls) hold it.
-  current_->health->stop();
-  current_->retired = std::chrono::steady_clock::now();
-  retired_.push_back(std::move(current_));
+  // The old probes stop. The old engine lives on while requests, their
+  // straggling provider calls or a last probe hold it; once only this list
+  // does, it is freed here, off the io threads.
+  current_->health.reset();  // stops its loops
+  retired_.push_back(std::move(current_->engine));
   current_ = std::move(next.value());
-  // Retired generations nobody holds any more, and whose probes are long
-  // over (a probe is bounded by probe_timeout, at most a minute), go.
-  std::erase_if(retired_, [](const std::unique_ptr<Generation>& g) {
-    return g->engine.use_count() == 1 &&
-           std::chrono::steady_clock::now() - g->retired > std::chrono::minutes(2);
-  });
+  std::erase_if(retired_, [](const std::shared_ptr<quorum::Engine>& e) { return e.use_count() == 1; });
   note_load(true);
   log::info("configuration reloaded",
             {{"providers", cfg.providers.size()},
@@ -277,7 +272,6 @@ void Daemon::shutdown(std::chrono::milliseconds grace) {
   if (server_) server_->shutdown(grace);
   if (http_) http_->stop();
   current_->health->stop();
-  for (auto& g : retired_) g->health->stop();
   // Let cancelled provider calls drain, then stop.
   work_.reset();
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);

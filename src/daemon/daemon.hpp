@@ -89,7 +89,6 @@ class Daemon {
     config::Config cfg;
     std::shared_ptr<quorum::Engine> engine;
     std::unique_ptr<quorum::HealthMonitor> health;
-    std::chrono::steady_clock::time_point retired{};
   };
 
   Daemon(const config::Config& cfg, Options options);
@@ -117,7 +116,8 @@ class Daemon {
 
   std::mutex reload_mutex_;  ///< one reload at a time; guards what follows
   std::unique_ptr<Generation> current_;
-  std::vector<std::unique_ptr<Generation>> retired_;
+  /// Engines a reload replaced, until nothing else holds them.
+  std::vector<std::shared_ptr<quorum::Engine>> retired_;
   std::map<std::string, std::shared_ptr<quorum::ManagedProvider>> providers_;  ///< by name
   std::map<std::string, std::string> fingerprints_;                           ///< by name
   std::unique_ptr<FileWatch> config_watch_;

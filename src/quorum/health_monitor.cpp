@@ -11,8 +11,12 @@ namespace trousseau::quorum {
 
 struct HealthMonitor::Loop : std::enable_shared_from_this<Loop> {
   Loop(Engine& e, ManagedProvider* p, asio::io_context& io)
-      : engine(e), provider(p), strand(asio::make_strand(io)), timer(strand), deadline(strand) {}
+      : keep(e.weak_from_this().lock()), engine(e), provider(p), strand(asio::make_strand(io)),
+        timer(strand), deadline(strand) {}
 
+  /// A shared-owned engine (and so this provider) outlives the loop's last
+  /// handler, even once the monitor is gone; null when not shared-owned.
+  std::shared_ptr<const Engine> keep;
   Engine& engine;
   ManagedProvider* provider;
   Strand strand;
