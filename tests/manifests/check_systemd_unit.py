@@ -92,6 +92,8 @@ def directive_problems(text, cap):
          words("RestrictAddressFamilies") == {"AF_UNIX", "AF_INET", "AF_INET6"}),
         ("SystemCallFilter=@system-service", "@system-service" in words("SystemCallFilter")),
         ("RuntimeDirectory=trousseau", last("RuntimeDirectory") == "trousseau"),
+        ("RuntimeDirectoryPreserve=yes (a bind mount of it must survive restarts)",
+         last("RuntimeDirectoryPreserve") in YES),
         ("StateDirectory=trousseau", last("StateDirectory") == "trousseau"),
         ("ExecReload=/bin/kill -HUP $MAINPID", last("ExecReload") == "/bin/kill -HUP $MAINPID"),
         ("a dedicated user: User= other than root, or DynamicUser=yes",
@@ -158,6 +160,8 @@ MUTATIONS = [
     ("runs as root", lambda t: t.replace("User=trousseau", "User=root"), "a dedicated user"),
     ("memlock below the pool", lambda t: re.sub(r"(?m)^LimitMEMLOCK=.*$", "LimitMEMLOCK=64M", t),
      "LimitMEMLOCK=64M is below"),
+    ("socket directory recreated on restart", lambda t: re.sub(r"(?m)^RuntimeDirectoryPreserve=.*\n", "", t),
+     "RuntimeDirectoryPreserve=yes"),
     ("no reload", lambda t: re.sub(r"(?m)^ExecReload=.*\n", "", t), "ExecReload"),
     ("bad value", lambda t: t.replace("PrivateTmp=yes", "PrivateTmp=maybe"), "PrivateTmp"),
     ("exposure raised", lambda t: re.sub(r"(?m)^(SystemCallFilter|RestrictNamespaces|ProtectKernel\w+|"
