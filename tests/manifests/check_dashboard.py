@@ -2,6 +2,7 @@
 """Every metric a Grafana dashboard queries exists in a /metrics exposition.
 
     check_dashboard.py --metrics EXPOSITION DASHBOARD.json
+    check_dashboard.py --plugin TROUSSEAU_BINARY DASHBOARD.json
 
 EXPOSITION is Prometheus text format (what the plugin's /metrics serves;
 tests/manifests/fixtures/metrics.txt until the test reads the real one).
@@ -21,6 +22,10 @@ ignoring, group_left, group_right), Grafana variables, function names
 (an identifier followed by '(') and keywords are not metric names.
 """
 import argparse
+import os
+import subprocess
+import tempfile
+import urllib.request
 import json
 import re
 import sys
@@ -134,13 +139,55 @@ def problems(dashboard, samples, families):
     return found
 
 
+def scrape_plugin(binary):
+    """Starts `trousseau serve` on two key files with telemetry on a free
+    port, waits for the listener it logs, and returns its /metrics text."""
+    with tempfile.TemporaryDirectory() as d:
+        config = os.path.join(d, "trousseau.yaml")
+        with open(config, "w") as f:
+            f.write(f"""socket: {d}/kms.sock
+state_dir: {d}/state
+telemetry: {{listen: "127.0.0.1:0"}}
+providers:
+  - {{name: a, type: keyfile, path: {d}/a.key}}
+  - {{name: b, type: keyfile, path: {d}/b.key}}
+policy: {{threshold: 1, slots: [{{providers: [a]}}, {{providers: [b]}}]}}
+""")
+        proc = subprocess.Popen([binary, "serve", "--config", config],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            address = None
+            for line in proc.stderr:  # ends when the process exits
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if event.get("msg") == "telemetry listening":
+                    address = event["address"]
+                    break
+            if address is None:
+                raise RuntimeError(f"{binary} exited ({proc.wait()}) before its telemetry listened")
+            with urllib.request.urlopen(f"http://{address}/metrics") as r:
+                return r.read().decode()
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--metrics", required=True, help="a Prometheus text exposition")
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--metrics", help="a Prometheus text exposition")
+    source.add_argument("--plugin", help="the trousseau binary: scrape a running plugin's /metrics")
     ap.add_argument("dashboard")
     args = ap.parse_args()
-    with open(args.metrics) as f:
-        samples, families = exposition_names(f.read())
+    if args.plugin:
+        text = scrape_plugin(args.plugin)
+        args.metrics = f"the /metrics of {args.plugin}"
+    else:
+        with open(args.metrics) as f:
+            text = f.read()
+    samples, families = exposition_names(text)
     if not samples:
         print(f"FAIL {args.metrics}: no sample in the exposition")
         return 1
