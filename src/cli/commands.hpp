@@ -27,5 +27,7 @@ struct Command {
 Command add_serve(CLI::App& parent);
 Command add_check_config(CLI::App& parent);
 Command add_version(CLI::App& parent);
+Command add_encrypt(CLI::App& parent);
+Command add_decrypt(CLI::App& parent);
 
 }  // namespace trousseau::cli

@@ -17,6 +17,8 @@ TEST(Usage, EveryCommandHasHelpThatEndsInZero) {
       {},
       {"serve"},
       {"check-config"},
+      {"encrypt"},
+      {"decrypt"},
       {"version"},
   };
   for (std::vector<std::string> args : commands) {
@@ -35,6 +37,12 @@ TEST(Usage, EveryParseErrorEndsInTwo) {
   const std::vector<std::vector<std::string>> bad = {
       {},
       {"frobnicate"},
+      {"encrypt", "--bogus"},
+      {"encrypt", "--api", "v3"},
+      {"encrypt", "--timeout", "soon"},
+      {"encrypt", "--timeout", "0s"},
+      {"encrypt", "--json", "--base64"},
+      {"decrypt", "--json", "--base64"},
       {"check-config"},
       {"serve"},
   };
