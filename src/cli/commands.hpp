@@ -29,5 +29,6 @@ Command add_check_config(CLI::App& parent);
 Command add_version(CLI::App& parent);
 Command add_encrypt(CLI::App& parent);
 Command add_decrypt(CLI::App& parent);
+Command add_status(CLI::App& parent);
 
 }  // namespace trousseau::cli

@@ -19,6 +19,7 @@ TEST(Usage, EveryCommandHasHelpThatEndsInZero) {
       {"check-config"},
       {"encrypt"},
       {"decrypt"},
+      {"status"},
       {"version"},
   };
   for (std::vector<std::string> args : commands) {
@@ -43,6 +44,7 @@ TEST(Usage, EveryParseErrorEndsInTwo) {
       {"encrypt", "--timeout", "0s"},
       {"encrypt", "--json", "--base64"},
       {"decrypt", "--json", "--base64"},
+      {"status", "--metrics", "ftp://127.0.0.1"},
       {"check-config"},
       {"serve"},
   };
