@@ -30,5 +30,6 @@ Command add_version(CLI::App& parent);
 Command add_encrypt(CLI::App& parent);
 Command add_decrypt(CLI::App& parent);
 Command add_status(CLI::App& parent);
+Command add_inspect(CLI::App& parent);
 
 }  // namespace trousseau::cli

@@ -26,8 +26,9 @@ int main(int argc, char** argv) {
   app.footer(
       "Exit codes: 0 success; 1 the operation failed; 2 usage or configuration error.\n"
       "`trousseau <command> --help` describes each command.");
-  const Command commands[] = {add_serve(app), add_check_config(app), add_encrypt(app),
-                              add_decrypt(app), add_status(app), add_version(app)};
+  const Command commands[] = {add_serve(app),   add_check_config(app), add_encrypt(app),
+                              add_decrypt(app), add_status(app),       add_inspect(app),
+                              add_version(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

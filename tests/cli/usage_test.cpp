@@ -20,6 +20,7 @@ TEST(Usage, EveryCommandHasHelpThatEndsInZero) {
       {"encrypt"},
       {"decrypt"},
       {"status"},
+      {"inspect"},
       {"version"},
   };
   for (std::vector<std::string> args : commands) {
@@ -44,6 +45,8 @@ TEST(Usage, EveryParseErrorEndsInTwo) {
       {"encrypt", "--timeout", "0s"},
       {"encrypt", "--json", "--base64"},
       {"decrypt", "--json", "--base64"},
+      {"inspect", "--format", "xml"},
+      {"inspect", "a", "b"},
       {"status", "--metrics", "ftp://127.0.0.1"},
       {"check-config"},
       {"serve"},
