@@ -63,7 +63,4 @@ std::unique_ptr<CallSlot> make_call_slot(const CallPlan& plan,
                                          const std::shared_ptr<grpc::Channel>& channel,
                                          grpc::CompletionQueue* cq);
 
-/// "OK", "DEADLINE_EXCEEDED", ...
-std::string status_code_name(grpc::StatusCode code);
-
 }  // namespace trousseau::bench

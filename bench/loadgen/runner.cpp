@@ -18,6 +18,8 @@
 #include <optional>
 #include <thread>
 
+#include "kms/status_code_name.hpp"
+
 namespace trousseau::bench {
 
 namespace {
@@ -65,7 +67,7 @@ void count_call(const PhaseOptions& options, const Lane& lane, const CallResult&
     out.latency.record(ns);
     out.ciphertext_bytes += call.ciphertext_bytes;
   } else {
-    const std::string name = status_code_name(call.status.error_code());
+    const std::string name = kms::status_code_name(call.status.error_code());
     ++out.errors[name];
     if (out.first_error.empty()) out.first_error = name + ": " + call.status.error_message();
   }

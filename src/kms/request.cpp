@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "common/text.hpp"
+#include "kms/status_code_name.hpp"
 
 namespace trousseau::kms {
 
@@ -15,17 +16,6 @@ const char* to_string(Method method) {
     case Method::decrypt: return "Decrypt";
   }
   return "?";
-}
-
-const char* code_name(grpc::StatusCode code) {
-  static constexpr const char* kNames[kGrpcCodes] = {
-      "OK",        "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",  "ALREADY_EXISTS",    "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",       "DATA_LOSS",
-      "UNAUTHENTICATED"};
-  const auto i = static_cast<std::size_t>(code);
-  return i < kGrpcCodes ? kNames[i] : "UNKNOWN";
 }
 
 RequestObserver& RequestObserver::none() {
@@ -45,7 +35,7 @@ void RequestLog::answered(const grpc::Status& status, const quorum::RequestTrace
     log::write(level, "request",
                {{"rpc", rpc},
                 {"uid", uid_},
-                {"code", code_name(status.error_code())},
+                {"code", status_code_name(status.error_code())},
                 {"latency_us", micros},
                 {"providers", served},
                 {"hedges", trace ? trace->hedges : 0u},

@@ -51,8 +51,6 @@ inline constexpr std::size_t kApis = 2;
 inline constexpr std::size_t kMethods = 4;
 const char* to_string(Api api);
 const char* to_string(Method method);  ///< the RPC's name: "Encrypt"
-/// The gRPC code's name as grpc-go and the docs spell it: "INVALID_ARGUMENT".
-const char* code_name(grpc::StatusCode code);
 inline constexpr std::size_t kGrpcCodes = 17;  ///< OK (0) to UNAUTHENTICATED (16)
 
 /// Told of every answered request (metrics). Cheap, no shared lock.

@@ -3,6 +3,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "common/bytes.hpp"
+#include "kms/status_code_name.hpp"
 
 namespace trousseau::telemetry {
 
@@ -158,7 +159,7 @@ Metrics::Metrics(const std::string& version)
       for (std::size_t c = 0; c < kms::kGrpcCodes; ++c) {
         request_counts_[a][m][c] = &requests_.Add(
             {{"api", api}, {"method", method},
-             {"code", kms::code_name(static_cast<grpc::StatusCode>(c))}});
+             {"code", kms::status_code_name(static_cast<grpc::StatusCode>(c))}});
       }
       request_times_[a][m] = &request_duration_.Add({{"api", api}, {"method", method}},
                                                     latency_buckets());

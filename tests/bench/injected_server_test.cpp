@@ -8,14 +8,14 @@
 #include <optional>
 #include <sstream>
 
-#include "kms/kms_client.hpp"
+#include "kms/client.hpp"
 #include "support/running_server.hpp"
 #include "support/temp_dir.hpp"
 
 namespace trousseau::bench::injected {
 namespace {
 
-using testkit::KmsClient;
+using kms::Client;
 using testkit::RunningServer;
 using testkit::TempDir;
 
@@ -39,12 +39,12 @@ TEST(InjectedServer, RecordsEveryCallOfARequestUnderItsUidWhenTheServerStops) {
                                       testkit::replace_all(kTwoOfThree, "{records}", path));
   ASSERT_TRUE(server->started());
   {
-    KmsClient client(server->socket());
+    Client client(server->socket());
     v2::EncryptResponse enc;
     grpc::Status st = client.encrypt(std::string(32, 'p'), enc, "uid-encrypt-1");
     ASSERT_TRUE(st.ok()) << st.error_message();
     v2::DecryptResponse dec;
-    st = client.decrypt(enc.ciphertext(), enc.key_id(), enc.annotations(), dec);  // uid-2
+    st = client.decrypt(enc.ciphertext(), enc.key_id(), enc.annotations(), dec, "uid-decrypt-1");
     ASSERT_TRUE(st.ok()) << st.error_message();
     EXPECT_EQ(dec.plaintext(), std::string(32, 'p'));
   }
@@ -62,7 +62,7 @@ TEST(InjectedServer, RecordsEveryCallOfARequestUnderItsUidWhenTheServerStops) {
       EXPECT_EQ(f[0], "uid-encrypt-1") << line;
       ++wraps[f[1]];
     } else if (f[2] == "unwrap") {
-      EXPECT_EQ(f[0], "uid-2") << line;
+      EXPECT_EQ(f[0], "uid-decrypt-1") << line;
       ++unwraps[f[1]];
     } else {
       EXPECT_EQ(f[2], "probe") << line;

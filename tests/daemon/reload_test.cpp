@@ -8,7 +8,7 @@
 #include <future>
 
 #include "daemon/daemon.hpp"
-#include "kms/kms_client.hpp"
+#include "kms/client.hpp"
 #include "support/fake_provider.hpp"
 #include "support/running_server.hpp"
 #include "support/temp_dir.hpp"
@@ -19,7 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testkit::FakeProvider;
-using testkit::KmsClient;
+using KmsClient = kms::Client;
 using testkit::RunningServer;
 
 constexpr const char* kTwoFakes = R"(
@@ -99,7 +99,7 @@ policy: {threshold: 1, slots: [{providers: [a]}, {providers: [b]}, {providers: [
 TEST(Reload, RequestsInFlightFinishOnTheirConfiguration) {
   RunningServer running(kTwoFakes);
   ASSERT_TRUE(running.started());
-  KmsClient client(running.socket(), 10s);
+  KmsClient client(running.socket(), {.timeout = 10s});
   v2::EncryptResponse env;
   ASSERT_TRUE(client.encrypt("in flight", env).ok());
   FakeProvider* a = FakeProvider::find("a");

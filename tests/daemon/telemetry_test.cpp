@@ -12,7 +12,7 @@
 #include "common/bytes.hpp"
 #include "common/log.hpp"
 #include "daemon/daemon.hpp"
-#include "kms/kms_client.hpp"
+#include "kms/client.hpp"
 #include "support/fake_provider.hpp"
 #include "support/http_get.hpp"
 #include "support/running_server.hpp"
@@ -24,7 +24,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testkit::FakeProvider;
-using testkit::KmsClient;
+using KmsClient = kms::Client;
 using testkit::RunningServer;
 using testkit::sample;
 

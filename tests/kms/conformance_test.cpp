@@ -10,7 +10,7 @@
 
 #include "envelope/aead.hpp"
 #include "envelope/format.hpp"
-#include "kms/kms_client.hpp"
+#include "kms/client.hpp"
 #include "providers/keyfile/keyfile_provider.hpp"
 #include "support/call_options.hpp"
 #include "kms/kubernetes_limits.hpp"
@@ -22,7 +22,6 @@ namespace trousseau::kms {
 namespace {
 
 using testkit::FakeProvider;
-using testkit::KmsClient;
 using testkit::RunningServer;
 
 constexpr const char* kTwoOfThreeKeyfiles = R"(
@@ -77,7 +76,7 @@ class Conformance : public ::testing::Test {
   }
 
   RunningServer server{kTwoOfThreeKeyfiles};
-  KmsClient client{server.socket()};
+  Client client{server.socket()};
 };
 
 TEST_F(Conformance, StatusReportsV2HealthyAndAValidKeyId) {
@@ -293,7 +292,7 @@ class WorstCase : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(server.started()); }
   RunningServer server{kEightWideSlots};
-  KmsClient client{server.socket()};
+  Client client{server.socket()};
 };
 
 TEST_F(WorstCase, TheApiserverUidReachesEveryProviderCutTo64Bytes) {

@@ -13,7 +13,7 @@
 #include <future>
 #include <thread>
 
-#include "kms/kms_client.hpp"
+#include "kms/client.hpp"
 #include "kms/request.hpp"
 #include "support/fake_provider.hpp"
 #include "support/running_server.hpp"
@@ -23,7 +23,6 @@ namespace trousseau::kms {
 namespace {
 
 using namespace std::chrono_literals;
-using testkit::KmsClient;
 using testkit::RunningServer;
 using testkit::TempDir;
 
@@ -61,7 +60,7 @@ TEST(Server, RefusesToStartWhenALiveProcessServesTheSocket) {
   EXPECT_NE(e.message().find("another process is serving"), std::string::npos);
   // The first server is untouched.
   v2::StatusResponse st;
-  EXPECT_TRUE(KmsClient(first.socket()).status(st).ok());
+  EXPECT_TRUE(Client(first.socket()).status(st).ok());
 }
 
 TEST(Server, RemovesAStaleSocket) {
@@ -79,7 +78,7 @@ TEST(Server, RemovesAStaleSocket) {
   ASSERT_TRUE(server.ok());
   ASSERT_TRUE(server.value()->start().ok());
   v2::StatusResponse st;
-  EXPECT_TRUE(KmsClient(path).status(st).ok());
+  EXPECT_TRUE(Client(path).status(st).ok());
   server.value()->shutdown(100ms);
   EXPECT_FALSE(std::filesystem::exists(path));
 }
@@ -101,7 +100,7 @@ providers: [{name: slow, type: fake}]
 policy: {threshold: 1, slots: [{providers: [slow]}]}
 )");
   ASSERT_TRUE(server.started());
-  KmsClient client(server.socket());
+  Client client(server.socket());
   v2::EncryptResponse enc;
   ASSERT_TRUE(client.encrypt(std::string(32, 's'), enc).ok());
   testkit::FakeProvider* fake = testkit::FakeProvider::find("slow");
@@ -133,7 +132,7 @@ TEST(Server, SigtermStopsTheProcessWithExitZero) {
     ::execl(bin, bin, "serve", "--config", config.c_str(), nullptr);
     ::_exit(127);
   }
-  KmsClient client(socket, 5s);
+  Client client(socket, {.timeout = 5s});
   v2::StatusResponse st;
   grpc::Status status = client.status(st);  // wait-for-ready: waits for the socket
   EXPECT_TRUE(status.ok()) << status.error_message();

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "kms/kms_client.hpp"
+#include "kms/client.hpp"
 #include "providers/awskms/moto.hpp"
 #include "providers/pkcs11/softhsm.hpp"
 #include "support/running_server.hpp"
@@ -14,7 +14,7 @@ namespace trousseau {
 namespace {
 
 using namespace std::chrono_literals;
-using testkit::KmsClient;
+using kms::Client;
 using testkit::MotoServer;
 using testkit::RunningServer;
 using testkit::SoftHsm;
@@ -41,7 +41,7 @@ std::string config(const SoftHsm& hsm, const MotoServer& moto, const std::string
 
 /// Asks Status until healthz says `want`: a state to wait for, not a time
 /// bound (wait_until's guard only turns a hang into a failure).
-bool wait_for_healthz(KmsClient& client, bool want) {
+bool wait_for_healthz(Client& client, bool want) {
   return testkit::wait_until([&] {
     v2::StatusResponse st;
     return client.status(st).ok() && (st.healthz() == "ok") == want;
@@ -59,13 +59,13 @@ class MixedQuorum : public ::testing::TestWithParam<unsigned> {
     ASSERT_FALSE(arn.empty());
     server = std::make_unique<RunningServer>(config(SoftHsm::shared(), moto, arn, GetParam()));
     ASSERT_TRUE(server->started());
-    client = std::make_unique<KmsClient>(server->socket());
+    client = std::make_unique<Client>(server->socket());
   }
 
   MotoServer moto;
   std::string arn;
   std::unique_ptr<RunningServer> server;
-  std::unique_ptr<KmsClient> client;
+  std::unique_ptr<Client> client;
 };
 
 TEST_P(MixedQuorum, SurvivesMotoDyingAndRecoversWhenItReturns) {

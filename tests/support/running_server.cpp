@@ -12,24 +12,28 @@ std::string replace_all(std::string text, const std::string& from, const std::st
   return text;
 }
 
-RunningServer::RunningServer(const std::string& yaml) {
-  socket_ = dir_.file("kms.sock");
-  std::string text = replace_all(yaml, "{dir}", dir_.path().string());
-  if (text.find("socket:") == std::string::npos) text = "socket: " + socket_ + "\n" + text;
+std::string complete_config(const std::string& yaml, const TempDir& dir) {
+  std::string text = replace_all(yaml, "{dir}", dir.path().string());
+  if (text.find("socket:") == std::string::npos) text = "socket: " + dir.file("kms.sock") + "\n" + text;
   if (text.find("state_dir:") == std::string::npos) {
-    text = "state_dir: " + dir_.file("state") + "\n" + text;
+    text = "state_dir: " + dir.file("state") + "\n" + text;
   }
+  // Telemetry on a free loopback port unless the test chose: tests run in
+  // parallel, and the default port is the operator's.
+  if (text.find("telemetry:") == std::string::npos) {
+    text = "telemetry: {listen: \"127.0.0.1:0\"}\n" + text;
+  }
+  return text;
+}
+
+RunningServer::RunningServer(const std::string& yaml) {
   config::Diagnostics diag;
-  auto cfg = config::load_string(text, diag);
+  auto cfg = config::load_string(complete_config(yaml, dir_), diag);
   if (!cfg) {
     ADD_FAILURE() << "bad test configuration: " << (diag.errors().empty() ? "" : diag.errors()[0]);
     return;
   }
   socket_ = cfg->socket;
-  // Telemetry on a free loopback port unless the test chose one.
-  if (text.find("telemetry:") == std::string::npos) {
-    cfg->telemetry.listen = "127.0.0.1:0";
-  }
   auto server = daemon::Daemon::create(*cfg, {.create_missing_keys = true, .threads = 2,
                                               .first_probe_wait = std::chrono::milliseconds(1000),
                                               .watch_config = false});

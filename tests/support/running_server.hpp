@@ -30,4 +30,8 @@ class RunningServer {
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to);
 
+/// `yaml` with "{dir}" replaced by `dir`, and a `socket` (<dir>/kms.sock)
+/// and a `state_dir` (<dir>/state) added when it has none.
+std::string complete_config(const std::string& yaml, const TempDir& dir);
+
 }  // namespace trousseau::testkit
