@@ -66,6 +66,19 @@ grpc::Status to_grpc(const Error& e) {
   return {grpc::StatusCode::UNKNOWN, e.message()};
 }
 
+Admitted admit(ServiceContext& context, grpc::CallbackServerContext* ctx, RequestLog log) {
+  std::shared_ptr<quorum::Engine> engine = context.engines.get();
+  auto deadline = request_deadline(*ctx, engine->config().request);
+  if (!deadline) {
+    return {.answered = finish_now(ctx, log, {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left"})};
+  }
+  if (!context.inflight.enter()) return {.answered = finish_now(ctx, log, kDraining)};
+  quorum::Strand strand = engine->make_strand();
+  auto* reactor =
+      new EngineReactor(std::move(engine), std::move(strand), context.inflight, std::move(log));
+  return {.reactor = reactor, .deadline = *deadline};
+}
+
 std::optional<quorum::Clock::time_point> request_deadline(const grpc::CallbackServerContext& ctx,
                                                           const config::RequestConfig& cfg) {
   using namespace std::chrono;

@@ -181,6 +181,16 @@ inline std::string request_id(std::string_view uid) {
 
 inline const grpc::Status kDraining{grpc::StatusCode::UNAVAILABLE, "shutting down"};
 
+/// A request past its checks of form: either on its way to the engine (a
+/// reactor holding the engine in force, and the engine deadline), or
+/// already answered (no time left, or draining).
+struct Admitted {
+  EngineReactor* reactor = nullptr;
+  quorum::Clock::time_point deadline{};
+  grpc::ServerUnaryReactor* answered = nullptr;  ///< return this when set
+};
+Admitted admit(ServiceContext& context, grpc::CallbackServerContext* ctx, RequestLog log);
+
 /// Finishes `ctx` at once with `status`, logged and counted.
 inline grpc::ServerUnaryReactor* finish_now(grpc::CallbackServerContext* ctx, RequestLog& log,
                                             const grpc::Status& status) {

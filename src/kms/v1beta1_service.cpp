@@ -36,20 +36,14 @@ grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* c
                                  "plaintext must be 1 byte to 64 KiB, got " +
                                      std::to_string(req->plain().size())});
   }
-  std::shared_ptr<quorum::Engine> engine = context_.engines.get();
-  auto deadline = request_deadline(*ctx, engine->config().request);
-  if (!deadline) {
-    return finish_now(ctx, log, {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left"});
-  }
-  if (!context_.inflight.enter()) return finish_now(ctx, log, kDraining);
-  quorum::Strand strand = engine->make_strand();
-  auto* reactor =
-      new EngineReactor(std::move(engine), std::move(strand), context_.inflight, std::move(log));
+  Admitted admitted = admit(context_, ctx, std::move(log));
+  if (admitted.answered) return admitted.answered;
+  EngineReactor* reactor = admitted.reactor;
   // gRPC owns the request until OnDone; its plaintext is ours to wipe then.
   reactor->wipe_on_done(const_cast<std::string*>(&req->plain()));
   reactor->engine().async_encrypt(
       reactor->strand(), as_bytes(req->plain()), envelope::Limits{},
-      {*deadline, {}, reactor->trace()},
+      {admitted.deadline, {}, reactor->trace()},
       asio::bind_cancellation_slot(reactor->slot(), [reactor, resp](Error e,
                                                                     quorum::EncryptOutcome out) {
         if (e.ok()) resp->set_cipher(std::string(as_chars(out.encoded.ciphertext)));
@@ -69,19 +63,13 @@ grpc::ServerUnaryReactor* V1beta1Service::Decrypt(grpc::CallbackServerContext* c
   if (req->cipher().empty()) {
     return finish_now(ctx, log, {grpc::StatusCode::INVALID_ARGUMENT, "ciphertext is empty"});
   }
-  std::shared_ptr<quorum::Engine> engine = context_.engines.get();
-  auto deadline = request_deadline(*ctx, engine->config().request);
-  if (!deadline) {
-    return finish_now(ctx, log, {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left"});
-  }
-  if (!context_.inflight.enter()) return finish_now(ctx, log, kDraining);
-  quorum::Strand strand = engine->make_strand();
-  auto* reactor =
-      new EngineReactor(std::move(engine), std::move(strand), context_.inflight, std::move(log));
+  Admitted admitted = admit(context_, ctx, std::move(log));
+  if (admitted.answered) return admitted.answered;
+  EngineReactor* reactor = admitted.reactor;
   reactor->wipe_on_done(resp->mutable_plain());
   reactor->engine().async_decrypt(
       reactor->strand(), as_bytes(req->cipher()), envelope::Annotations{},
-      {*deadline, {}, reactor->trace()},
+      {admitted.deadline, {}, reactor->trace()},
       asio::bind_cancellation_slot(reactor->slot(), [reactor, resp](Error e, SecretBytes plain) {
         // One copy, straight into the response, wiped once sent.
         if (e.ok()) resp->set_plain(reinterpret_cast<const char*>(plain.data()), plain.size());

@@ -30,21 +30,15 @@ grpc::ServerUnaryReactor* V2Service::Encrypt(grpc::CallbackServerContext* ctx,
                        "plaintext of " + std::to_string(req->plaintext().size()) +
                            " bytes exceeds the 64 KiB limit"});
   }
-  std::shared_ptr<quorum::Engine> engine = context_.engines.get();
-  auto deadline = request_deadline(*ctx, engine->config().request);
-  if (!deadline) {
-    return finish_now(ctx, log, {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left"});
-  }
-  if (!context_.inflight.enter()) return finish_now(ctx, log, kDraining);
-  quorum::Strand strand = engine->make_strand();
-  auto* reactor =
-      new EngineReactor(std::move(engine), std::move(strand), context_.inflight, std::move(log));
+  Admitted admitted = admit(context_, ctx, std::move(log));
+  if (admitted.answered) return admitted.answered;
+  EngineReactor* reactor = admitted.reactor;
   // gRPC owns the request until OnDone; its plaintext is ours to wipe then.
   reactor->wipe_on_done(const_cast<std::string*>(&req->plaintext()));
   const envelope::Limits limits{envelope::kMaxV2Ciphertext, true, envelope::kMaxV2Annotations};
   reactor->engine().async_encrypt(
       reactor->strand(), as_bytes(req->plaintext()), limits,
-      {*deadline, request_id(req->uid()), reactor->trace()},
+      {admitted.deadline, request_id(req->uid()), reactor->trace()},
       asio::bind_cancellation_slot(
           reactor->slot(), [reactor, resp](Error e, quorum::EncryptOutcome out) {
             if (e.ok()) {
@@ -71,22 +65,16 @@ grpc::ServerUnaryReactor* V2Service::Decrypt(grpc::CallbackServerContext* ctx,
   if (req->ciphertext().empty()) {
     return finish_now(ctx, log, {grpc::StatusCode::INVALID_ARGUMENT, "ciphertext is empty"});
   }
-  std::shared_ptr<quorum::Engine> engine = context_.engines.get();
-  auto deadline = request_deadline(*ctx, engine->config().request);
-  if (!deadline) {
-    return finish_now(ctx, log, {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left"});
-  }
 
   envelope::Annotations annotations;
   for (const auto& [k, v] : req->annotations()) annotations.emplace(k, to_bytes(v));
-  if (!context_.inflight.enter()) return finish_now(ctx, log, kDraining);
-  quorum::Strand strand = engine->make_strand();
-  auto* reactor =
-      new EngineReactor(std::move(engine), std::move(strand), context_.inflight, std::move(log));
+  Admitted admitted = admit(context_, ctx, std::move(log));
+  if (admitted.answered) return admitted.answered;
+  EngineReactor* reactor = admitted.reactor;
   reactor->wipe_on_done(resp->mutable_plaintext());
   reactor->engine().async_decrypt(
       reactor->strand(), as_bytes(req->ciphertext()), annotations,
-      {*deadline, request_id(req->uid()), reactor->trace()},
+      {admitted.deadline, request_id(req->uid()), reactor->trace()},
       asio::bind_cancellation_slot(
           reactor->slot(), [reactor, resp, key_id = req->key_id()](Error e, SecretBytes plain) {
             if (e.ok()) {
