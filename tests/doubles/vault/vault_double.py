@@ -10,7 +10,7 @@ cryptography is a stand-in: do not use it for anything but tests.
 Usage:
   python3 vault_double.py --port 0 --ready-file F [--tls-cert C --tls-key K
       [--client-ca CA]] [--root-token T] [--transit-mount transit]
-      [--jwt-hmac-key SECRET] [--deviate NAME]
+      [--jwt-hmac-key SECRET] [--clock manual|real] [--deviate NAME]
 
 It listens on 127.0.0.1 (port 0 picks a free one), writes its URL
 (http://127.0.0.1:N or https://...) to the ready file once listening, and
@@ -18,6 +18,8 @@ serves until SIGTERM or SIGINT.
 
 Covered (paths after /v1/, in any namespace):
   sys/health                          GET, HEAD (unauthenticated)
+  sys/init, sys/seal-status           GET (unauthenticated; always
+                                       initialized and unsealed)
   sys/mounts/:path                    POST {type: transit}
   sys/auth/:path                      POST {type: approle|kubernetes|jwt|cert}
   sys/namespaces/:path                POST (create a child namespace)
@@ -60,7 +62,11 @@ Covered (paths after /v1/, in any namespace):
 
 Test-only extensions, under sys/double/ (not Vault's API):
   sys/double/clock  POST {"advance_seconds": N}: moves the double's clock,
-                    which every TTL reads; GET answers {"now": unix time}.
+                    which every TTL and JWT exp/nbf reads; GET answers
+                    {"data": {"now": unix time}}. With --clock manual (the
+                    default) time stands still between advances; with
+                    --clock real it follows the system clock plus the
+                    advances.
   sys/double/fail   POST {"path": "transit/encrypt/k", "status": 503,
                     "count": N}: the next N requests whose path after /v1/
                     (namespace prefix included, as sent) equals `path`
@@ -74,7 +80,10 @@ Test-only extensions, under sys/double/ (not Vault's API):
   --deviate NAME    breaks one response on purpose, so that hvac_check.py
                     can show it notices: `encrypt-shape` (the encrypt
                     answer lacks data.ciphertext), `forbidden-as-400`
-                    (a missing token answers 400 instead of 403).
+                    (a missing token answers 400 instead of 403),
+                    `error-shape` ({"error": "..."} instead of {"errors":
+                    [...]}), `min-decryption-ignored` (decrypt accepts
+                    versions below min_decryption_version).
 
 Not covered: leases other than tokens, ACL policies (a token with the "root"
 policy may do everything; any other valid token may use transit and its own
@@ -272,6 +281,7 @@ class State:
     def __init__(self, args):
         self.lock = threading.Lock()
         self.offset = 0.0
+        self.start = float(int(time.time()))
         self.args = args
         self.namespaces = {"": Namespace("", args.transit_mount)}
         self.tokens = {}
@@ -281,7 +291,8 @@ class State:
         self.tokens[root.id] = root
 
     def now(self):
-        return time.time() + self.offset
+        base = self.start if self.args.clock == "manual" else time.time()
+        return base + self.offset
 
     def token(self, token_id):
         tok = self.tokens.get(token_id)
@@ -403,6 +414,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 status, out = self.route(state, method, rel, body)
         except VaultError as e:
             status, out = e.status, {"errors": e.errors}
+            if state.args.deviate == "error-shape":
+                out = {"error": "; ".join(e.errors)}
         if status == 200 and isinstance(out, dict) and "data" in out or \
                 status == 200 and isinstance(out, dict) and "auth" in out:
             out = {"request_id": str(uuid.uuid4()), "lease_id": "", "renewable": False,
@@ -456,6 +469,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                          "replication_dr_mode": "disabled",
                          "server_time_utc": int(state.now()),
                          "version": "0.0.0-test-double",
+                         "cluster_name": "vault-test-double",
+                         "cluster_id": "00000000-0000-0000-0000-000000000000"}
+        if rest == "sys/init":
+            allow(method, "GET")
+            return 200, {"initialized": True}
+        if rest == "sys/seal-status":
+            allow(method, "GET")
+            return 200, {"type": "shamir", "initialized": True, "sealed": False, "t": 1, "n": 1,
+                         "progress": 0, "nonce": "", "version": "0.0.0-test-double",
+                         "migration": False, "recovery_seal": False, "storage_type": "inmem",
                          "cluster_name": "vault-test-double",
                          "cluster_id": "00000000-0000-0000-0000-000000000000"}
         if parts[:2] == ["sys", "double"]:
@@ -588,7 +611,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 version = int(head)
             except ValueError:
                 raise bad_request("invalid ciphertext: version number could not be decoded")
-            if version < key.min_decryption:
+            if version < key.min_decryption and state.args.deviate != "min-decryption-ignored":
                 raise bad_request("ciphertext or signature version is disallowed by policy (too old)")
             if version not in key.versions:
                 raise bad_request("invalid key version")
@@ -811,7 +834,10 @@ def main():
     p.add_argument("--transit-mount", default="transit")
     p.add_argument("--state-dir", help="accepted and ignored: state lives in memory")
     p.add_argument("--jwt-hmac-key", default="")
-    p.add_argument("--deviate", choices=["encrypt-shape", "forbidden-as-400"])
+    p.add_argument("--clock", choices=["manual", "real"], default="manual",
+                   help="manual: time stands still until sys/double/clock advances it")
+    p.add_argument("--deviate", choices=["encrypt-shape", "forbidden-as-400", "error-shape",
+                                         "min-decryption-ignored"])
     args = p.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)
