@@ -56,8 +56,10 @@ def raises(exc_type, what, contains=None):
     except exc_type as e:
         # hvac takes the message from Vault's {"errors": [...]} body; a 404
         # for a missing key is {"errors": []} in Vault too.
+        # hvac reads it only from an "application/json" answer. (hvac hands
+        # an UnexpectedError the list as its message instead.)
         errors = getattr(e, "errors", [])
-        if isinstance(e, hx.VaultError) and not (
+        if isinstance(e, hx.VaultError) and not isinstance(e, hx.UnexpectedError) and not (
                 isinstance(errors, list) and (errors or isinstance(e, hx.InvalidPath))):
             raise Mismatch(f"{what}: the error body has no Vault-shaped errors list: {errors!r}")
         if contains and contains not in str(e):
@@ -117,7 +119,7 @@ def running_double(tmp, *extra):
     finally:
         proc.terminate()
         code = proc.wait()
-        if code not in (0, -15):
+        if code != 0:
             raise Mismatch(f"the double exited with {code} on SIGTERM")
 
 
@@ -234,6 +236,33 @@ def check_derived_key_context(url):
         t.decrypt_data("derived", ct)
     with raises(hx.InvalidRequest, "encrypt without context", "missing 'context'"):
         t.encrypt_data("derived", b64("x"))
+
+
+def check_associated_data(url):
+    # hvac 0.11.2 predates associated_data (Vault 1.9+); sent through hvac's
+    # adapter, so hvac still maps the answers and errors.
+    a = client(url).adapter
+    a.post("/v1/transit/keys/aad", json={"type": "aes256-gcm96"})
+    ct = a.post("/v1/transit/encrypt/aad", json={"plaintext": b64("bound"),
+                                                   "associated_data": b64("object-a")})["data"]["ciphertext"]
+    got = a.post("/v1/transit/decrypt/aad", json={"ciphertext": ct, "associated_data": b64("object-a")})
+    expect(base64.b64decode(got["data"]["plaintext"]) == b"bound", "round trip with associated_data")
+    with raises(hx.InvalidRequest, "decrypt with other associated_data", "message authentication failed"):
+        a.post("/v1/transit/decrypt/aad", json={"ciphertext": ct, "associated_data": b64("object-b")})
+    with raises(hx.InvalidRequest, "decrypt without the associated_data"):
+        a.post("/v1/transit/decrypt/aad", json={"ciphertext": ct})
+
+
+def check_status_codes(url):
+    root = client(url)
+    with raises(hx.InvalidPath, "an unknown route"):
+        root.adapter.get("/v1/no-such-mount/thing")
+    with raises(hx.UnexpectedError, "GET on transit/encrypt (405)", "unsupported operation"):
+        root.adapter.get("/v1/transit/encrypt/k")
+    with raises(hx.InvalidRequest, "encrypt with a plaintext that is not base64"):
+        root.secrets.transit.encrypt_data("k", "%%% not base64")
+    with raises(hx.InvalidRequest, "a body that is not JSON"):
+        root.adapter.request("post", "/v1/transit/encrypt/k", data="{not json")
 
 
 def check_approle(url):
@@ -420,7 +449,8 @@ def check_tls(tmp):
 
 
 HTTP_CHECKS = [check_health, check_forbidden_without_token, check_transit_round_trip_and_rotation,
-               check_tampering_refused, check_derived_key_context, check_approle,
+               check_tampering_refused, check_derived_key_context, check_associated_data,
+               check_status_codes, check_approle,
                check_token_ttl_renew_expiry, check_namespaces, check_injected_failures,
                check_kubernetes_and_jwt_logins]
 
