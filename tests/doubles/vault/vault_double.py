@@ -717,6 +717,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             auds = as_list(s.get("bound_audiences"))
             token_aud = claims.get("aud")
             token_aud = [token_aud] if isinstance(token_aud, str) else (token_aud or [])
+            if token_aud and not auds:
+                raise bad_request("error validating claims: audience claim found in JWT but no audiences bound to the role")
             if auds and not set(auds) & set(token_aud):
                 raise bad_request("error validating claims: invalid audience (aud) claim: audience claim does not match any expected audience")
             if s.get("bound_subject") and claims.get("sub") != s["bound_subject"]:
