@@ -151,6 +151,8 @@ def check_health(url):
     expect(isinstance(h, dict), f"health: hvac returned {type(h).__name__}, not the JSON body")
     expect(h.get("initialized") is True and h.get("sealed") is False and h.get("standby") is False,
            f"health: {h}")
+    head = client(url, token=None).sys.read_health_status()  # hvac's default: HEAD
+    expect(getattr(head, "status_code", None) == 200, f"HEAD sys/health: {head}")
     expect(client(url).sys.is_initialized() and not client(url).sys.is_sealed(),
            "health: hvac's is_initialized/is_sealed")
 

@@ -88,7 +88,8 @@ Test-only extensions, under sys/double/ (not Vault's API):
 Not covered: leases other than tokens, ACL policies (a token with the "root"
 policy may do everything; any other valid token may use transit and its own
 token endpoints, nothing else), batch and periodic tokens, token roles,
-orphan and child-token trees, num_uses, response wrapping, convergent
+orphan and child-token trees, num_uses, response wrapping, AppRole's
+secret_id TTLs, use counts, CIDR bindings and bind_secret_id=false, convergent
 encryption, key types other than aes256-gcm96, key export/backup/trim/
 delete, datakey/rewrap/sign/verify/hmac, batch_input, OIDC flows, JWKS and
 OIDC discovery, TokenReview, cert auth's CN/SAN/OU constraints and CRLs,
