@@ -416,13 +416,14 @@ def check_tls(tmp):
     for ca in ("ca", "other-ca"):
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                 f"/CN=test {ca}", "-keyout", p(ca + ".key"), "-out", p(ca + ".pem"))
-    for name, ext in (("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
-                      ("client", "extendedKeyUsage=clientAuth")):
+    for name, ca, ext in (("server", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+                          ("client", "ca", "extendedKeyUsage=clientAuth"),
+                          ("stranger", "other-ca", "extendedKeyUsage=clientAuth")):
         with open(p(name + ".ext"), "w") as f:
             f.write(ext + "\n")
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
                 "-keyout", p(name + ".key"), "-out", p(name + ".csr"))
-        openssl("x509", "-req", "-in", p(name + ".csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
+        openssl("x509", "-req", "-in", p(name + ".csr"), "-CA", p(ca + ".pem"), "-CAkey", p(ca + ".key"),
                 "-CAcreateserial", "-days", "2", "-extfile", p(name + ".ext"), "-out", p(name + ".pem"))
     with running_double(tmp, "--tls-cert", p("server.pem"), "--tls-key", p("server.key"),
                         "--client-ca", p("ca.pem")) as url:
@@ -450,6 +451,10 @@ def check_tls(tmp):
         expect(client(url, token=auth["client_token"], verify=p("ca.pem"))
                .auth.token.lookup_self()["data"]["path"] == "auth/cert/login",
                "the cert login's token")
+        with raises(requests.exceptions.SSLError,
+                    "a client certificate from a CA the listener does not trust"):
+            client(url, token=None, verify=p("ca.pem"),
+                   cert=(p("stranger.pem"), p("stranger.key"))).auth.cert.login(name="kms")
         with raises(hx.InvalidRequest, "cert login without a client certificate"):
             client(url, token=None, verify=p("ca.pem")).adapter.post(
                 "/v1/auth/cert/login", json={"name": "kms"})
