@@ -429,8 +429,8 @@ def check_tls(tmp):
                         "--client-ca", p("ca.pem")) as url:
         expect(url.startswith("https://"), f"ready file says {url}")
         root = client(url, verify=p("ca.pem"))
-        check_health_tls = root.sys.read_health_status(method="GET")
-        expect(check_health_tls["sealed"] is False, "health over TLS")
+        health = root.sys.read_health_status(method="GET")
+        expect(health["sealed"] is False, "health over TLS")
         ct = root.secrets.transit.encrypt_data("tls", b64("over tls"))["data"]["ciphertext"]
         expect(base64.b64decode(root.secrets.transit.decrypt_data("tls", ct)["data"]["plaintext"])
                == b"over tls", "round trip over TLS")

@@ -314,7 +314,7 @@ class State:
         return tok
 
 
-def auth_block(tok, warnings=None):
+def auth_block(tok):
     ttl = tok.creation_ttl
     return {
         "client_token": tok.id, "accessor": tok.accessor,
