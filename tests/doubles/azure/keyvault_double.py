@@ -127,7 +127,7 @@ class HttpError(Exception):
     def body(self):
         error = {"code": self.code, "message": self.message}
         if self.inner:
-            error["innererror"] = {"code": self.inner}
+            error["innerError"] = {"code": self.inner}
         return {"error": error}
 
 
@@ -140,6 +140,8 @@ class OAuthError(Exception):
         self.description = description
 
     def body(self):
+        if self.aadsts is None:  # IMDS: no AADSTS code
+            return {"error": self.error, "error_description": self.description}
         return {"error": self.error,
                 "error_description": f"AADSTS{self.aadsts}: {self.description}",
                 "error_codes": [self.aadsts]}
@@ -348,16 +350,16 @@ class Double:
 
     def imds_request(self, query, headers):
         if headers.get("Metadata", "").lower() != "true":
-            raise OAuthError(400, "invalid_request", 0, "Required metadata header not specified")
+            raise OAuthError(400, "invalid_request", None, "Required metadata header not specified")
         if query.get("api-version") is None:
-            raise OAuthError(400, "invalid_request", 0, "Required query variable 'api-version' is missing")
+            raise OAuthError(400, "invalid_request", None, "Required query variable 'api-version' is missing")
         resource = query.get("resource", "")
         if resource.rstrip("/") != self.args.resource.rstrip("/"):
             raise OAuthError(400, "invalid_resource", 500011,
                              f"The resource principal named {resource} was not found in the tenant.")
         for param in ("client_id", "object_id", "msi_res_id", "mi_res_id"):
             if param in query and query[param] != self.args.managed_identity_client_id:
-                raise OAuthError(400, "invalid_request", 0, "Identity not found")
+                raise OAuthError(400, "invalid_request", None, "Identity not found")
         token, expires_on = self.issue_token(resource, "managed-identity")
         life = str(self.args.token_lifetime)
         return {"access_token": token, "client_id": self.args.managed_identity_client_id,
@@ -591,7 +593,8 @@ class Handler(BaseHTTPRequestHandler):
                         failure[1] -= 1
                         raise self.injected(failure[2], failure[3])
             parts = [p for p in path.split("/") if p]
-            if path == "/metadata/identity/oauth2/token" and self.command == "GET":
+            # MSAL asks for the path with a trailing slash.
+            if path.rstrip("/") == "/metadata/identity/oauth2/token" and self.command == "GET":
                 return self.send_json(200, d.imds_request(query, self.headers))
             if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"] and self.command == "POST":
                 form = dict(urllib.parse.parse_qsl(self.read_body().decode()))
