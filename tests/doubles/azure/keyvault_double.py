@@ -669,6 +669,8 @@ def main():
     p.add_argument("--managed-identity-client-id", default="00000000-0000-0000-0000-0000000000a1")
     p.add_argument("--token-lifetime", type=int, default=3600)
     p.add_argument("--deviate", choices=["kid-without-version"])
+    p.add_argument("--exit-on-stdin-eof", action="store_true",
+                   help="also stop when stdin closes, so the double dies with the test that started it")
     args = p.parse_args()
     if args.resource is None:
         args.resource = ("https://managedhsm.azure.net" if args.flavour == "managedhsm"
@@ -683,7 +685,14 @@ def main():
     server.socket = context.wrap_socket(server.socket, server_side=True)
     double.base_url = f"https://127.0.0.1:{server.server_address[1]}"
 
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    stop = lambda *_: threading.Thread(target=server.shutdown).start()
+    signal.signal(signal.SIGTERM, stop)
+    if args.exit_on_stdin_eof:
+        def watch_stdin():
+            while sys.stdin.buffer.read(4096):
+                pass
+            stop()
+        threading.Thread(target=watch_stdin, daemon=True).start()
     tmp = args.ready_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(double.base_url + "\n")

@@ -50,8 +50,8 @@ function startDouble(dir, name, extraArgs) {
   const child = spawn("python3", [
     path.join(here, "keyvault_double.py"), "--port", "0", "--ready-file", ready,
     "--tls-cert", path.join(dir, "server.pem"), "--tls-key", path.join(dir, "server-key.pem"),
-    "--tenant", TENANT, "--client-id", CLIENT_ID, ...extraArgs,
-  ], { stdio: ["ignore", "inherit", "inherit"] });
+    "--tenant", TENANT, "--client-id", CLIENT_ID, "--exit-on-stdin-eof", ...extraArgs,
+  ], { stdio: ["pipe", "inherit", "inherit"] }); // the pipe closes if this process dies
   return new Promise((resolve, reject) => {
     let done = false;
     const watcher = fs.watch(dir, () => check());
