@@ -8,8 +8,9 @@ Azure provider can be tested here, where no Azure service is reachable.
 
 It listens on 127.0.0.1 over HTTPS (the Azure SDKs refuse plain http), writes
 its base URL (`https://127.0.0.1:PORT`) to the ready file once listening, and
-serves until SIGTERM. Everything is on that one origin: the vault, the token
-endpoints and the instance metadata endpoint.
+serves until SIGTERM (or until stdin closes, with --exit-on-stdin-eof, so
+that it dies with the test that started it). Everything is on that one
+origin: the vault, the token endpoints and the instance metadata endpoint.
 
 Covers, as the REST reference describes them (api-version 7.0 to 7.6 and
 2025-07-01; a missing or unknown one is 400 BadParameter):
@@ -52,8 +53,7 @@ Covers, as the REST reference describes them (api-version 7.0 to 7.6 and
     moves the double's clock; POST /double/fail {"path": P, "count": N,
     "status": S, "retry_after": R} answers the next N requests whose path
     starts with P with status S (429 and 503 carry Retry-After: R);
-    GET /double/requests lists every request served (method, path, status);
-    POST /double/keys/{name}/disable is not needed, PATCH does that.
+    GET /double/requests lists every request served (method, path, status).
 
 Does not cover: soft delete, purge, backup/restore, import, release,
 EC keys, sign/verify, AES-CBC, rotation policies (rotate copies the current
