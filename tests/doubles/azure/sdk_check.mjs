@@ -102,8 +102,11 @@ async function parent(selfTest) {
     children.push(vault.child);
     const hsm = await startDouble(dir, "hsm", [...identity, "--flavour", "managedhsm"]);
     children.push(hsm.child);
+    const sovereign = await startDouble(dir, "sovereign",
+      [...identity, "--resource", "https://vault.usgovcloudapi.net"]);
+    children.push(sovereign.child);
 
-    const config = { vault: vault.url, hsm: hsm.url, dir };
+    const config = { vault: vault.url, hsm: hsm.url, sovereign: sovereign.url, dir };
     const status = await new Promise((resolve) => {
       const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--client"], {
         stdio: ["ignore", "inherit", "inherit"],
@@ -160,7 +163,7 @@ async function client() {
   const { KeyClient, CryptographyClient } = await import("@azure/keyvault-keys");
   const identity = await import("@azure/identity");
   const cfg = JSON.parse(process.env.SDK_CHECK_CONFIG);
-  const { vault, hsm, dir } = cfg;
+  const { vault, hsm, sovereign, dir } = cfg;
   const authority = { authorityHost: vault, disableInstanceDiscovery: true };
   // The double is 127.0.0.1, not *.vault.azure.net: the SDK would refuse the
   // challenge's resource otherwise. Fast retries keep 500s quick.
@@ -360,6 +363,20 @@ async function client() {
     await expectRestError(hsmKeys.createRsaKey("r0"), 400, "BadParameter", "kty RSA in a Managed HSM");
     const k = await hsmKeys.createRsaKey("r1", { hsm: true });
     expect(k.key.kty === "RSA-HSM", `kty ${k.key.kty}`);
+  });
+  await check("a sovereign cloud: the SDK asks for the scope the challenge names, and gets no other", async () => {
+    const cred = new identity.ClientSecretCredential(TENANT, CLIENT_ID, SECRET,
+      { authorityHost: sovereign, disableInstanceDiscovery: true });
+    const gov = new KeyClient(sovereign, cred, clientOptions);
+    const k = await gov.createRsaKey("g1");
+    expect((await gov.getKey("g1")).id === k.id, "getKey differs");
+    let refused = false;
+    try {
+      await cred.getToken("https://vault.azure.net/.default");
+    } catch (e) {
+      refused = /AADSTS70011/.test(e.message);
+    }
+    expect(refused, "the sovereign double issued a token for the public cloud's resource");
   });
   console.log(`sdk_check: all ${passed} checks passed against the SDK`);
 }
