@@ -269,6 +269,9 @@ class Double:
         return self.args.resource
 
     def verify_jwt(self, token, key, algs):
+        # A JWS in compact form is three base64url parts; the double may use
+        # only the stdlib and python3-cryptography, so it splits them itself
+        # and lets python3-cryptography verify the signature.
         try:
             head_b64, body_b64, sig_b64 = token.split(".")
             header = json.loads(unb64u(head_b64))
@@ -538,9 +541,32 @@ class Double:
         raise HttpError(404, "NotFound", "The requested operation is not supported.")
 
 
+class TlsServer(ThreadingHTTPServer):
+    """The TLS handshake runs in the connection's own thread: a client that
+    connects and never completes it (a provider test cancelling mid-way)
+    must not stop the double from accepting others."""
+    daemon_threads = True
+
+    def __init__(self, address, handler, context):
+        super().__init__(address, handler)
+        self.context = context
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     double = None  # set by main
+
+    def setup(self):
+        self.request.do_handshake()
+        super().setup()
 
     def log_message(self, fmt, *args):
         pass
@@ -678,11 +704,9 @@ def main():
 
     double = Double(args)
     Handler.double = double
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.tls_cert, args.tls_key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server = TlsServer(("127.0.0.1", args.port), Handler, context)
     double.base_url = f"https://127.0.0.1:{server.server_address[1]}"
 
     stop = lambda *_: threading.Thread(target=server.shutdown).start()
