@@ -427,7 +427,7 @@ class Double:
         if not isinstance(key_ops, list):
             raise HttpError(400, "BadParameter", "key_ops must be an array.")
         k = KeyVersion(kty, size, key_ops, secrets.token_hex(16), self.now())
-        attrs = body.get("attributes") or {}
+        attrs = self.attributes_of(body)
         if "enabled" in attrs:
             k.enabled = bool(attrs["enabled"])
         k.tags = body.get("tags") or {}
@@ -439,7 +439,7 @@ class Double:
     def update(self, name, version, body):
         k = self.find(name, version)
         with self.lock:
-            attrs = body.get("attributes") or {}
+            attrs = self.attributes_of(body)
             if "enabled" in attrs:
                 k.enabled = bool(attrs["enabled"])
             if "key_ops" in body:
@@ -507,6 +507,13 @@ class Double:
             return result
         raise HttpError(400, "BadParameter",
                         f"Algorithm '{alg}' is not supported for operation {op} on a {k.kty} key.")
+
+    @staticmethod
+    def attributes_of(body):
+        attrs = body.get("attributes") or {}
+        if not isinstance(attrs, dict):
+            raise HttpError(400, "BadParameter", "Property 'attributes' must be an object.")
+        return attrs
 
     @staticmethod
     def check_size(k, nbytes, alg):
@@ -647,6 +654,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(e.status, e.body(), e.headers)
         except OAuthError as e:
             self.send_json(e.status, e.body())
+        except (KeyError, ValueError, TypeError, AttributeError) as e:
+            # A body of the wrong shape (an attributes string, a count that is
+            # no number): a documented 400, never a dropped connection.
+            self.send_json(400, HttpError(400, "BadParameter", f"Malformed request: {e!r}").body())
 
     @staticmethod
     def injected(status, retry_after):
