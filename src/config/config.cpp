@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 #include "config/listen.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fstream>
@@ -140,11 +141,27 @@ void cross_check(Node& root, Config& cfg) {
     check_slots(root.diagnostics(), "policy.previous[" + std::to_string(i) + "].",
                 cfg.policy.previous[i].slots, defined, used);
   }
+  for (const auto& [origin, name] : cfg.legacy) {
+    const auto it = std::find_if(cfg.providers.begin(), cfg.providers.end(),
+                                 [&](const ProviderConfig& p) { return p.name == name; });
+    const std::string path = "legacy." + origin;
+    if (it == cfg.providers.end()) {
+      root.diagnostics().error(path, "provider '" + name + "' is not defined in providers");
+      continue;
+    }
+    const std::string& want = legacy_origin_types().at(origin);
+    if (it->type != want) {
+      root.diagnostics().error(path, "provider '" + name + "' has type " + it->type +
+                                         "; the original Trousseau's " + origin +
+                                         " ciphertexts need a provider of type " + want);
+    }
+    used.insert(name);
+  }
   for (std::size_t i = 0; i < cfg.providers.size(); ++i) {
     if (!cfg.providers[i].name.empty() && !used.contains(cfg.providers[i].name)) {
       root.diagnostics().error("providers[" + std::to_string(i) + "]",
                                "provider '" + cfg.providers[i].name +
-                                   "' is not used by any policy slot, current or previous");
+                                   "' is not used by any policy slot, current or previous, nor by legacy");
     }
   }
 }
@@ -215,6 +232,12 @@ std::optional<Config> parse(Node& root, Diagnostics& diag) {
   cfg.request.min_hedge_delay =
       request.duration("min_hedge_delay", cfg.request.min_hedge_delay, 0ms, 10s);
   request.reject_unknown_keys();
+
+  Node legacy = root.mapping("legacy");
+  for (const auto& [origin, type] : legacy_origin_types()) {
+    if (std::optional<std::string> name = legacy.optional_string(origin)) cfg.legacy.emplace(origin, *name);
+  }
+  legacy.reject_unknown_keys();
 
   root.reject_unknown_keys();
   cross_check(root, cfg);

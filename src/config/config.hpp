@@ -3,6 +3,7 @@
 // engine and the services see only these structs.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,6 +74,19 @@ struct TelemetryConfig {
   std::optional<std::string> listen = std::string("127.0.0.1:8095");
 };
 
+/// The original Trousseau's origins (envelope/legacy.hpp) that Decrypt may
+/// still open, through v1beta1 only, and the provider that holds each one's
+/// key: {"vault": "old-vault", "awskms": "old-aws"}. Empty: none (the
+/// default), and a legacy ciphertext is refused.
+using LegacyConfig = std::map<std::string, std::string>;
+
+/// The origins a `legacy:` entry may name, with the provider type each must
+/// map to.
+inline const std::map<std::string, std::string>& legacy_origin_types() {
+  static const std::map<std::string, std::string> types = {{"vault", "vault"}, {"awskms", "awskms"}};
+  return types;
+}
+
 struct Config {
   std::string socket = "/var/run/trousseau/kms.sock";
   std::optional<std::string> socket_group;
@@ -84,6 +98,7 @@ struct Config {
   std::vector<ProviderConfig> providers;
   HealthConfig health;
   RequestConfig request;
+  LegacyConfig legacy;
 };
 
 /// Parse and validate; every problem goes into `diag` with its path.

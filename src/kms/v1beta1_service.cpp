@@ -3,6 +3,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 
 #include "common/text.hpp"
+#include "envelope/legacy.hpp"
 #include "kms/request.hpp"
 
 namespace trousseau::kms {
@@ -67,14 +68,22 @@ grpc::ServerUnaryReactor* V1beta1Service::Decrypt(grpc::CallbackServerContext* c
   if (admitted.answered) return admitted.answered;
   EngineReactor* reactor = admitted.reactor;
   reactor->wipe_on_done(resp->mutable_plain());
-  reactor->engine().async_decrypt(
-      reactor->strand(), as_bytes(req->cipher()), envelope::Annotations{},
-      {admitted.deadline, {}, reactor->trace()},
-      asio::bind_cancellation_slot(reactor->slot(), [reactor, resp](Error e, SecretBytes plain) {
-        // One copy, straight into the response, wiped once sent.
-        if (e.ok()) resp->set_plain(reinterpret_cast<const char*>(plain.data()), plain.size());
-        reactor->finish(e);
-      }));
+  auto answer = asio::bind_cancellation_slot(reactor->slot(), [reactor, resp](Error e, SecretBytes plain) {
+    // One copy, straight into the response, wiped once sent.
+    if (e.ok()) resp->set_plain(reinterpret_cast<const char*>(plain.data()), plain.size());
+    reactor->finish(e);
+  });
+  if (envelope::looks_legacy(as_bytes(req->cipher()))) {
+    // The original Trousseau's format (docs/migration.md): opened only by
+    // the providers `legacy:` maps.
+    reactor->engine().async_legacy_decrypt(reactor->strand(), as_bytes(req->cipher()),
+                                           {admitted.deadline, {}, reactor->trace()},
+                                           std::move(answer));
+    return reactor;
+  }
+  reactor->engine().async_decrypt(reactor->strand(), as_bytes(req->cipher()),
+                                  envelope::Annotations{}, {admitted.deadline, {}, reactor->trace()},
+                                  std::move(answer));
   return reactor;
 }
 

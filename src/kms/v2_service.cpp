@@ -2,6 +2,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 
+#include "envelope/legacy.hpp"
 #include "kms/kubernetes_limits.hpp"
 #include "kms/request.hpp"
 
@@ -64,6 +65,13 @@ grpc::ServerUnaryReactor* V2Service::Decrypt(grpc::CallbackServerContext* ctx,
   RequestLog log(context_.observer, Api::v2, Method::decrypt, request_id(req->uid()));
   if (req->ciphertext().empty()) {
     return finish_now(ctx, log, {grpc::StatusCode::INVALID_ARGUMENT, "ciphertext is empty"});
+  }
+  if (envelope::looks_legacy(as_bytes(req->ciphertext()))) {
+    // The original Trousseau spoke v1beta1 only: a v2 caller presenting its
+    // format is not a migration, and gets no KMS call.
+    return finish_now(ctx, log, {grpc::StatusCode::INVALID_ARGUMENT,
+                                 "a ciphertext of the original Trousseau is accepted only through "
+                                 "KMS v1beta1"});
   }
 
   envelope::Annotations annotations;

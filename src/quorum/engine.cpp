@@ -69,6 +69,7 @@ Counters Engine::counters() const {
   c.hedges = hedges_.load(std::memory_order_relaxed);
   c.forgeries_refused = forgeries_refused_.load(std::memory_order_relaxed);
   c.earlier_policy_reads = earlier_policy_reads_.load(std::memory_order_relaxed);
+  c.legacy_reads = legacy_reads_.load(std::memory_order_relaxed);
   c.combinations_tried = combinations_tried_.load(std::memory_order_relaxed);
   return c;
 }

@@ -91,6 +91,7 @@ struct Counters {
   std::uint64_t hedges = 0;
   std::uint64_t forgeries_refused = 0;     ///< envelopes no accepted policy admits
   std::uint64_t earlier_policy_reads = 0;  ///< admitted only by policy.previous
+  std::uint64_t legacy_reads = 0;          ///< the original Trousseau's ciphertexts opened
   std::uint64_t combinations_tried = 0;    ///< GCM passes over k-subsets of shares
 };
 
@@ -141,6 +142,22 @@ class Engine : public std::enable_shared_from_this<Engine> {
         token, std::move(strand), ciphertext, annotations, std::move(request));
   }
 
+  /// Opens one of the original Trousseau's ciphertexts
+  /// (envelope/legacy.hpp) through the provider `legacy:` maps to its
+  /// origin, asking every mapped origin at once and answering with the
+  /// first plaintext. Only kms's v1beta1 service calls it: the original
+  /// spoke nothing else. Counted and logged, so the operator sees when
+  /// nothing old is left.
+  template <typename Token>
+  auto async_legacy_decrypt(Strand strand, ByteView ciphertext, RequestInfo request,
+                            Token&& token) {
+    return asio::async_initiate<Token, DecryptSignature>(
+        [this](auto h, Strand s, ByteView c, RequestInfo r) {
+          legacy_decrypt_impl(std::move(s), c, std::move(r), std::move(h));
+        },
+        token, std::move(strand), ciphertext, std::move(request));
+  }
+
   /// From cached health only: no provider is called.
   Status status() const;
   /// A digest of the policy, every provider's key identity and the
@@ -180,6 +197,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
     earlier_policy_reads_.fetch_add(1, std::memory_order_relaxed);
     observer().earlier_policy_read();
   }
+  void note_legacy_read() {
+    legacy_reads_.fetch_add(1, std::memory_order_relaxed);
+    observer().legacy_read();
+  }
   std::string key_id_locked() const;
 
   void encrypt_impl(Strand strand, ByteView plaintext, envelope::Limits limits,
@@ -188,6 +209,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void decrypt_impl(Strand strand, ByteView ciphertext, const envelope::Annotations& annotations,
                     RequestInfo request,
                     asio::any_completion_handler<DecryptSignature> handler);
+  void legacy_decrypt_impl(Strand strand, ByteView ciphertext, RequestInfo request,
+                           asio::any_completion_handler<DecryptSignature> handler);
   void persist_locked();
 
   asio::io_context& io_;
@@ -209,6 +232,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::atomic<std::uint64_t> hedges_{0};
   std::atomic<std::uint64_t> forgeries_refused_{0};
   std::atomic<std::uint64_t> earlier_policy_reads_{0};
+  std::atomic<std::uint64_t> legacy_reads_{0};
   std::atomic<std::uint64_t> combinations_tried_{0};
   std::shared_ptr<EngineObserver> observer_;
 };

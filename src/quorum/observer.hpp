@@ -59,6 +59,7 @@ class EngineObserver {
   virtual void quorum(QuorumKind, QuorumResult) {}
   virtual void forgery_refused() {}
   virtual void earlier_policy_read() {}
+  virtual void legacy_read() {}
 
   static EngineObserver& none();
 };

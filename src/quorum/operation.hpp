@@ -132,6 +132,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
     provider.observer().bad_share();
   }
   void note_combination() { engine_.note_combination(); }
+  void note_legacy_read() { engine_.note_legacy_read(); }
   void note_quorum(QuorumKind kind, QuorumResult result) { engine_.observer().quorum(kind, result); }
   /// The providers that served the request, for its log line.
   void note_served(std::vector<std::string> providers) {

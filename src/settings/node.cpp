@@ -202,6 +202,25 @@ std::vector<std::string> Node::string_list(const std::string& key) {
   return out;
 }
 
+std::map<std::string, std::string> Node::string_map(const std::string& key) {
+  impl_->consumed.insert(key);
+  std::map<std::string, std::string> out;
+  if (!has(key)) return out;
+  YAML::Node v = impl_->child(key);
+  if (!v.IsMap()) {
+    error(key, "must be a mapping of strings to strings");
+    return out;
+  }
+  for (const auto& kv : v) {
+    if (!kv.first.IsScalar() || !kv.second.IsScalar()) {
+      error(key, "must be a mapping of strings to strings");
+      continue;
+    }
+    out.emplace(kv.first.Scalar(), kv.second.Scalar());
+  }
+  return out;
+}
+
 Node Node::mapping(const std::string& key) {
   impl_->consumed.insert(key);
   YAML::Node v = has(key) ? impl_->child(key) : YAML::Node(YAML::NodeType::Map);

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +64,9 @@ class Node {
   /// "250ms", "3s", "2m", "1h"; must lie within [min, max].
   Duration duration(const std::string& key, Duration fallback, Duration min, Duration max);
   std::vector<std::string> string_list(const std::string& key);
+  /// A mapping of scalar keys to scalar values (an AWS EncryptionContext);
+  /// absent: empty.
+  std::map<std::string, std::string> string_map(const std::string& key);
   /// A nested mapping; an absent key gives an empty node.
   Node mapping(const std::string& key);
   /// Elements of a sequence of mappings.

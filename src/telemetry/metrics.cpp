@@ -74,17 +74,20 @@ class Metrics::EngineSeries final : public quorum::EngineObserver {
     }
     forgeries_ = &m.forgeries_.Add({});
     earlier_ = &m.earlier_reads_.Add({});
+    legacy_ = &m.legacy_reads_.Add({});
   }
   void quorum(quorum::QuorumKind kind, quorum::QuorumResult result) override {
     outcomes_[static_cast<std::size_t>(kind)][static_cast<std::size_t>(result)]->Increment();
   }
   void forgery_refused() override { forgeries_->Increment(); }
   void earlier_policy_read() override { earlier_->Increment(); }
+  void legacy_read() override { legacy_->Increment(); }
 
  private:
   std::array<std::array<prometheus::Counter*, 3>, 2> outcomes_{};
   prometheus::Counter* forgeries_;
   prometheus::Counter* earlier_;
+  prometheus::Counter* legacy_;
 };
 
 Metrics::Metrics(const std::string& version)
@@ -113,6 +116,9 @@ Metrics::Metrics(const std::string& version)
       earlier_reads_(BuildCounter().Name("trousseau_earlier_policy_reads_total")
                          .Help("Decrypts admitted only by an earlier policy")
                          .Register(*registry_)),
+      legacy_reads_(BuildCounter().Name("trousseau_legacy_reads_total")
+                        .Help("Ciphertexts of the original Trousseau opened (docs/migration.md)")
+                        .Register(*registry_)),
       hedges_started_(BuildCounter().Name("trousseau_hedges_started_total")
                           .Help("Hedges started because a call to this provider was slow")
                           .Register(*registry_)),

@@ -65,6 +65,7 @@ class Metrics final : public kms::RequestObserver {
   prometheus::Family<prometheus::Counter>& bad_shares_;
   prometheus::Family<prometheus::Counter>& forgeries_;
   prometheus::Family<prometheus::Counter>& earlier_reads_;
+  prometheus::Family<prometheus::Counter>& legacy_reads_;
   prometheus::Family<prometheus::Counter>& hedges_started_;
   prometheus::Family<prometheus::Counter>& hedges_won_;
   prometheus::Family<prometheus::Gauge>& provider_healthy_;

@@ -166,5 +166,39 @@ TEST(Config, LogLevelIsParsedIntoItsEnum) {
   EXPECT_TRUE(has_error(d, "log_level: must be debug, info, warn or error"));
 }
 
+TEST(Config, LegacyMapsTheOriginalsOriginsToProvidersOutsideThePolicy) {
+  Diagnostics d;
+  auto cfg = load_string(R"(
+policy: {threshold: 1, slots: [{providers: [a]}]}
+providers:
+  - {name: a, type: keyfile, path: /k/a}
+  - {name: old-aws, type: awskms, key_id: "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+     cluster_name: c, legacy_encryption_context: {cluster: prod}}
+legacy: {awskms: old-aws}
+)", d);
+  ASSERT_TRUE(cfg.has_value()) << (d.errors().empty() ? "" : d.errors()[0]);
+  EXPECT_EQ(cfg->legacy, (LegacyConfig{{"awskms", "old-aws"}}));
+}
+
+TEST(Config, LegacyNamesADefinedProviderOfTheOriginsType) {
+  Diagnostics d;
+  auto cfg = load_string(R"(
+policy: {threshold: 1, slots: [{providers: [a]}]}
+providers: [{name: a, type: keyfile, path: /k/a}]
+legacy: {awskms: a, vault: missing, azurekms: a}
+)", d);
+  EXPECT_FALSE(cfg.has_value());
+  EXPECT_TRUE(has_error(d, "legacy.awskms: provider 'a' has type keyfile")) << d.errors()[0];
+  EXPECT_TRUE(has_error(d, "legacy.vault: provider 'missing' is not defined"));
+  EXPECT_TRUE(has_error(d, "legacy.azurekms"));  // the original's Azure ciphertexts are not read
+}
+
+TEST(Config, NoLegacyByDefault) {
+  Diagnostics d;
+  auto cfg = load_string(kValid, d);
+  ASSERT_TRUE(cfg.has_value());
+  EXPECT_TRUE(cfg->legacy.empty());
+}
+
 }  // namespace
 }  // namespace trousseau::config

@@ -20,6 +20,7 @@ EngineHarness::EngineHarness(const PolicySpec& spec, unsigned threads) {
   cfg.policy.decrypt = spec.decrypt;
   cfg.policy.slots = spec.slots;
   cfg.policy.previous = spec.previous;
+  cfg.legacy = spec.legacy;
   cfg.request.encrypt_grace = spec.encrypt_grace;
   cfg.request.min_hedge_delay = spec.min_hedge_delay;
   cfg.health.failure_threshold = 3;
@@ -154,6 +155,22 @@ Result<SecretBytes> EngineHarness::decrypt(const envelope::Encoded& enc,
                                            std::chrono::milliseconds budget) {
   auto p = decrypt_async(enc, budget);
   if (!wait(p)) return Error(Code::internal, "decrypt did not answer (stepping: advance time)");
+  return p.result.get();
+}
+
+Pending<SecretBytes> EngineHarness::legacy_decrypt_async(ByteView ciphertext,
+                                                         std::chrono::milliseconds budget) {
+  auto [pending, done] = make_pending<SecretBytes>();
+  engine_->async_legacy_decrypt(engine_->make_strand(), ciphertext,
+                                {Clock::now() + budget, request_id}, std::move(done));
+  if (stepping()) settle();
+  return pending;
+}
+
+Result<SecretBytes> EngineHarness::legacy_decrypt(ByteView ciphertext,
+                                                  std::chrono::milliseconds budget) {
+  auto p = legacy_decrypt_async(ciphertext, budget);
+  if (!wait(p)) return Error(Code::internal, "legacy decrypt did not answer (stepping: advance time)");
   return p.result.get();
 }
 

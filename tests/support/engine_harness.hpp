@@ -32,6 +32,8 @@ struct PolicySpec {
   /// A test that never runs it sees what happens before the disk does.
   boost::asio::io_context* state_writer = nullptr;
   std::vector<config::EarlierPolicy> previous;
+  /// `legacy:` (origin -> provider); each provider must be in a slot.
+  config::LegacyConfig legacy;
   /// Tests run on ManualTime: nothing happens until they advance() it.
   /// Benchmarks measure real time and turn it off.
   bool manual_time = true;
@@ -86,6 +88,11 @@ class EngineHarness {
                                      std::chrono::milliseconds budget = std::chrono::seconds(2),
                                      quorum::Strand* strand = nullptr,
                                      boost::asio::cancellation_slot slot = {});
+  /// A legacy (original Trousseau) decrypt, as v1beta1 sends it.
+  Pending<SecretBytes> legacy_decrypt_async(ByteView ciphertext,
+                                            std::chrono::milliseconds budget = std::chrono::seconds(2));
+  Result<SecretBytes> legacy_decrypt(ByteView ciphertext,
+                                     std::chrono::milliseconds budget = std::chrono::seconds(2));
   Pending<quorum::EncryptOutcome> encrypt_async(ByteView plaintext,
                                                 std::chrono::milliseconds budget = std::chrono::seconds(2),
                                                 envelope::Limits limits = {});

@@ -215,6 +215,56 @@ void FakeProvider::unwrap_impl(const providers::CallOptions& options, ByteView c
       });
 }
 
+namespace {
+constexpr std::string_view kLegacyContext = "trousseau.test/legacy";
+}  // namespace
+
+Bytes FakeProvider::legacy_seal(ByteView plaintext) const {
+  Bytes out(12);
+  random_fill(out);
+  auto sealed = aead::seal(key_.view(), out, as_bytes(kLegacyContext), plaintext);
+  if (!sealed.ok()) throw std::runtime_error(sealed.error().message());
+  out.insert(out.end(), sealed->begin(), sealed->end());
+  return out;
+}
+
+std::string FakeProvider::legacy_vault_text(ByteView plaintext) const {
+  return "vault:v1:" + base64_encode(legacy_seal(plaintext));
+}
+
+void FakeProvider::legacy_decrypt_impl(const providers::CallOptions& options, ByteView ciphertext,
+                                       asio::any_completion_handler<providers::UnwrapSignature> handler) {
+  ++legacy_decrypts_;
+  Behaviour b;
+  {
+    std::lock_guard lock(mutex_);
+    b = unwrap_;
+  }
+  Bytes raw(ciphertext.begin(), ciphertext.end());
+  const std::string_view text(reinterpret_cast<const char*>(ciphertext.data()), ciphertext.size());
+  Error err;
+  if (text.rfind("vault:v1:", 0) == 0 && !base64_decode(text.substr(9), raw)) {
+    err = invalid_argument("malformed vault text");
+  }
+  SecretBytes plain;
+  if (err.ok() && raw.size() < 12 + 16) {
+    err = integrity_error("legacy ciphertext too short");
+  } else if (err.ok()) {
+    auto opened = aead::open(key_.view(), ByteView(raw).first(12), as_bytes(kLegacyContext),
+                             ByteView(raw).subspan(12));
+    if (opened.ok()) {
+      plain = std::move(opened.value());
+    } else {
+      err = opened.error();
+    }
+  }
+  run<providers::UnwrapSignature>(
+      options, b, std::move(handler), [plain = std::move(plain), err](auto h, Error e) mutable {
+        if (e.ok()) e = err;
+        std::move(h)(std::move(e), e.ok() ? std::move(plain) : SecretBytes());
+      });
+}
+
 void FakeProvider::probe_impl(const providers::CallOptions& options, asio::any_completion_handler<providers::ProbeSignature> handler) {
   ++probes_;
   Behaviour b;

@@ -12,6 +12,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "providers/legacy.hpp"
 #include "providers/provider.hpp"
 
 namespace trousseau::testkit {
@@ -26,7 +27,7 @@ struct Behaviour {
   bool garbage = false;                 ///< unwrap "succeeds" with a wrong share
 };
 
-class FakeProvider final : public providers::Provider {
+class FakeProvider final : public providers::Provider, public providers::LegacyDecrypter {
  public:
   FakeProvider(std::string name, boost::asio::any_io_executor executor);
 
@@ -57,6 +58,14 @@ class FakeProvider final : public providers::Provider {
   /// looks for in logs and metrics.
   std::vector<Bytes> shares_seen() const;
 
+  /// A ciphertext in the original Trousseau's manner, which only this
+  /// fake's legacy decrypt opens: the raw form (as AWS KMS's blob) and the
+  /// `vault:v1:<base64>` form (as Vault's text). Legacy decrypts follow the
+  /// unwrap script.
+  Bytes legacy_seal(ByteView plaintext) const;
+  std::string legacy_vault_text(ByteView plaintext) const;
+  int legacy_decrypts() const { return legacy_decrypts_; }
+
   int wraps() const { return wraps_; }
   int unwraps() const { return unwraps_; }
   int probes() const { return probes_; }
@@ -75,6 +84,8 @@ class FakeProvider final : public providers::Provider {
   void unwrap_impl(const providers::CallOptions& options, ByteView context, std::string_view key_version, ByteView wrapped,
                    asio::any_completion_handler<providers::UnwrapSignature> handler) override;
   void probe_impl(const providers::CallOptions& options, asio::any_completion_handler<providers::ProbeSignature> handler) override;
+  void legacy_decrypt_impl(const providers::CallOptions& options, ByteView ciphertext,
+                           asio::any_completion_handler<providers::UnwrapSignature> handler) override;
 
   template <typename Signature, typename Produce>
   void run(const providers::CallOptions& options, Behaviour b,
@@ -92,6 +103,7 @@ class FakeProvider final : public providers::Provider {
   Clock::time_point last_deadline_{};
   std::vector<std::string> request_ids_;
   std::atomic<std::size_t> padding_{0};
+  std::atomic<int> legacy_decrypts_{0};
   std::atomic<int> wraps_{0}, unwraps_{0}, probes_{0}, cancelled_{0}, in_flight_{0}, expired_{0};
 };
 

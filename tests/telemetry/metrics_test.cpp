@@ -130,6 +130,7 @@ TEST(Metrics, EveryFamilyOfTheDocsIsExposed) {
         "trousseau_provider_calls_total", "trousseau_provider_call_duration_seconds",
         "trousseau_quorum_outcomes_total", "trousseau_bad_shares_total",
         "trousseau_forgeries_refused_total", "trousseau_earlier_policy_reads_total",
+        "trousseau_legacy_reads_total",
         "trousseau_hedges_started_total", "trousseau_hedges_won_total",
         "trousseau_provider_healthy", "trousseau_provider_breaker_open",
         "trousseau_provider_inflight_calls", "trousseau_provider_queued_calls",

@@ -119,6 +119,37 @@ void AwsKmsProvider::unwrap_impl(const CallOptions& options, ByteView context,
   });
 }
 
+void AwsKmsProvider::legacy_decrypt_impl(const CallOptions& options, ByteView ciphertext,
+                                         asio::any_completion_handler<UnwrapSignature> handler) {
+  auto op = std::make_shared<Operation<Error, SecretBytes>>(executor_, options.lease,
+                                                            std::move(handler));
+  op->listen_for_cancellation();
+  // The blob names its key, and KMS would open it under any key our
+  // credentials reach; naming ours makes KMS refuse any other, and the
+  // answer's KeyId is checked again.
+  Error early = ciphertext.empty() ? invalid_argument("empty legacy ciphertext") : Error();
+  std::string body = early.ok() ? legacy_decrypt_request(config_.key_arn, ciphertext,
+                                                         config_.legacy_context_json)
+                                : "";
+  asio::post(op->strand(), [this, op, early, body = std::move(body),
+                            deadline = options.deadline]() mutable {
+    if (!early.ok()) return op->complete(early, SecretBytes());
+    api_->call(op, "Decrypt", std::move(body), true, deadline,
+               [this, op](Error e, std::string answer) {
+                 SecretBytes plain;
+                 if (e.ok()) {
+                   Result<SecretBytes> opened = parse_decrypt_answer(answer, config_.key_arn);
+                   if (opened.ok()) {
+                     plain = std::move(opened.value());
+                   } else {
+                     e = opened.error();
+                   }
+                 }
+                 op->complete(std::move(e), std::move(plain));
+               });
+  });
+}
+
 void AwsKmsProvider::probe_impl(const CallOptions& options,
                                 asio::any_completion_handler<ProbeSignature> handler) {
   auto op = std::make_shared<Operation<Error>>(executor_, options.lease, std::move(handler));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "providers/awskms/kms_api.hpp"
+#include "providers/legacy.hpp"
 #include "providers/provider.hpp"
 
 namespace trousseau::providers::awskms {
@@ -27,7 +28,11 @@ namespace trousseau::providers::awskms {
 /// only ever names its configured key and the operator's list of previous
 /// keys to KMS, and it accepts an answer only if KMS says it used the key we
 /// named.
-class AwsKmsProvider final : public Provider {
+///
+/// It also opens the original Trousseau's awskms ciphertexts
+/// (providers/legacy.hpp): a Decrypt naming the configured key, with the
+/// operator's `legacy_encryption_context`.
+class AwsKmsProvider final : public Provider, public LegacyDecrypter {
  public:
   struct Config {
     std::string key_arn;       ///< resolved at create time, never an alias
@@ -36,6 +41,8 @@ class AwsKmsProvider final : public Provider {
     /// `previous_key_ids`: keys whose shares Decrypt still opens (an alias
     /// was re-pointed, or key_id changed). Never used to wrap.
     std::vector<std::string> previous_key_arns;
+    /// The original Trousseau's EncryptionContext as JSON, or "" for none.
+    std::string legacy_context_json;
   };
 
   AwsKmsProvider(std::string name, asio::any_io_executor executor, std::unique_ptr<KmsApi> api,
@@ -55,6 +62,8 @@ class AwsKmsProvider final : public Provider {
   /// DescribeKey (the key must be Enabled; refreshes the identity), then an
   /// Encrypt and a Decrypt of a fixed zero block.
   void probe_impl(const CallOptions& options, asio::any_completion_handler<ProbeSignature> handler) override;
+  void legacy_decrypt_impl(const CallOptions& options, ByteView ciphertext,
+                           asio::any_completion_handler<UnwrapSignature> handler) override;
 
   std::string encryption_context(ByteView context) const;
   void set_identity(const std::string& material, const std::string& rotation);

@@ -121,7 +121,8 @@ class AwsKmsFactory final : public ProviderFactory {
     Result<std::unique_ptr<KmsApi>> api = make_api(context.executor);
     if (!api.ok()) return api.error();
     AwsKmsProvider::Config config{arn, key_identity(arn, material, rotation), s.cluster_name,
-                                  s.previous_key_ids};
+                                  s.previous_key_ids,
+                                  encryption_context_json(s.legacy_encryption_context)};
     return std::unique_ptr<Provider>(std::make_unique<AwsKmsProvider>(
         name, context.executor, std::move(api).value(), std::move(config)));
   }

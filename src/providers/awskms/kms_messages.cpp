@@ -63,6 +63,21 @@ std::string decrypt_request(const std::string& key_arn, ByteView blob,
          "\",\"EncryptionContext\":" + context_json + "}";
 }
 
+std::string encryption_context_json(const std::map<std::string, std::string>& pairs) {
+  if (pairs.empty()) return "";
+  boost::json::object o;
+  for (const auto& [k, v] : pairs) o[k] = v;
+  return boost::json::serialize(o);
+}
+
+std::string legacy_decrypt_request(const std::string& key_arn, ByteView blob,
+                                   const std::string& context_json) {
+  std::string body = "{\"KeyId\":" + json_string(key_arn) + ",\"CiphertextBlob\":\"" +
+                     base64_encode(blob) + "\"";
+  if (!context_json.empty()) body += ",\"EncryptionContext\":" + context_json;
+  return body + "}";
+}
+
 namespace {
 
 /// KMS names the key it used; anything but the key we asked for means the

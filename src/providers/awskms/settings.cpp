@@ -78,6 +78,7 @@ std::unique_ptr<Settings> parse_settings(settings::Node& node) {
       node.error(where, "is in region " + region_of_arn(k) + ", but this provider uses " + s->region);
     }
   }
+  s->legacy_encryption_context = node.string_map("legacy_encryption_context");
   return s;
 }
 

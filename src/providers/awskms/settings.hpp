@@ -1,6 +1,7 @@
 // The `awskms` provider's configuration keys.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,9 @@ struct Settings final : ProviderSettings {
   std::string ca_file;
   std::string sts_endpoint;
   std::vector<std::string> previous_key_ids;  ///< full key ARNs
+  /// The EncryptionContext the original Trousseau's awskms provider was
+  /// configured with, for its ciphertexts (docs/migration.md). Empty: none.
+  std::map<std::string, std::string> legacy_encryption_context;
 };
 
 /// Reads and validates the keys of one provider mapping; problems go to the
