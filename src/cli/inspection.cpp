@@ -30,7 +30,7 @@ InputFormat sniff(ByteView value) {
   if (starts_with(value, "k8s:") || starts_with(value, std::string_view("k8s\0", 4))) {
     return InputFormat::etcd;
   }
-  if (is_envelope(value)) return InputFormat::raw;
+  if (is_envelope(value) || envelope::looks_legacy(value)) return InputFormat::raw;
   if (starts_with(value, "{")) return InputFormat::json;
   return InputFormat::automatic;
 }
@@ -39,6 +39,24 @@ InputFormat sniff(ByteView value) {
 /// already has a frame to show, an error otherwise.
 Result<Inspection> with_envelope(Inspection out, ByteView ciphertext) {
   out.envelope_size = ciphertext.size();
+  if (envelope::looks_legacy(ciphertext)) {
+    auto legacy = envelope::parse_legacy(ciphertext);
+    if (!legacy.ok()) {
+      if (out.form == InputFormat::raw) return legacy.error();
+      out.problems.push_back("the encrypted DEK looks like the original Trousseau's, but: " +
+                             legacy.error().message());
+      return out;
+    }
+    out.legacy = std::move(legacy.value());
+    if (out.stored && out.stored->api == kms::StoredApi::v2) {
+      out.problems.push_back("the original Trousseau's ciphertext in a KMS v2 value: "
+                             "Trousseau opens it only through KMS v1beta1");
+    } else {
+      out.problems.push_back("written by the original Trousseau: readable only while `legacy:` "
+                             "maps its origin; re-encrypt it (docs/migration.md)");
+    }
+    return out;
+  }
   auto env = envelope::parse(ciphertext, out.annotations);
   if (env.ok()) {
     out.envelope = std::move(env.value());
@@ -133,7 +151,7 @@ std::string form_name(const Inspection& in) {
                                                                : "etcd value, KMS v2";
       break;
     case InputFormat::json: name = "encrypt --json document"; break;
-    default: name = "raw envelope"; break;
+    default: name = in.legacy ? "raw ciphertext" : "raw envelope"; break;
   }
   if (in.base64) name += ", as base64";
   if (in.trailing_newline) name += " (a trailing newline was ignored)";
@@ -203,6 +221,17 @@ std::string render_text(const Inspection& in) {
     }
     out += "\n" + table.render("  ");
   }
+  if (in.legacy) {
+    out += "\n";
+    field(out, "legacy", std::string(envelope::to_string(in.legacy->format)) + ", " +
+                             bytes(in.envelope_size) + ": a ciphertext of the original Trousseau");
+    Table table({"ORIGIN", "VAULT KEY VERSION", "CIPHERTEXT"});
+    for (const envelope::LegacyPart& p : in.legacy->parts) {
+      const unsigned v = envelope::vault_ciphertext_version(as_chars(p.ciphertext));
+      table.add({p.origin, v == 0 ? "-" : std::to_string(v), bytes(p.ciphertext.size())});
+    }
+    out += "\n" + table.render("  ");
+  }
   if (!in.problems.empty()) {
     out += "\nproblems\n";
     for (const std::string& p : in.problems) out += "  " + printable(p) + "\n";
@@ -260,6 +289,18 @@ std::string render_json(const Inspection& in) {
     }
     e["slots"] = std::move(slots);
     o["envelope"] = std::move(e);
+  }
+  if (in.legacy) {
+    json::array parts;
+    for (const envelope::LegacyPart& p : in.legacy->parts) {
+      const unsigned v = envelope::vault_ciphertext_version(as_chars(p.ciphertext));
+      parts.push_back(json::object{{"origin", p.origin},
+                                   {"vault_key_version", v == 0 ? json::value(nullptr) : json::value(v)},
+                                   {"ciphertext_bytes", p.ciphertext.size()}});
+    }
+    o["legacy"] = json::object{{"format", std::string(envelope::to_string(in.legacy->format))},
+                               {"bytes", in.envelope_size},
+                               {"parts", std::move(parts)}};
   }
   json::array problems;
   for (const std::string& p : in.problems) problems.push_back(json::value(printable(p)));

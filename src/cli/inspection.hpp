@@ -11,13 +11,15 @@
 #include "common/bytes.hpp"
 #include "common/error.hpp"
 #include "envelope/format.hpp"
+#include "envelope/legacy.hpp"
 #include "kms/stored_value.hpp"
 
 namespace trousseau::cli {
 
 enum class InputFormat {
   automatic,  ///< whichever of the others the first bytes say
-  raw,        ///< our envelope as Encrypt returns it ("TRS" 0x01 …)
+  raw,        ///< our envelope as Encrypt returns it ("TRS" 0x01 …), or the
+              ///< original Trousseau's ciphertext (vault:vN:…, <name>:-:…)
   base64,     ///< base64 of any of the others
   etcd,       ///< the value kube-apiserver stores (k8s:enc:kms:v1|v2:<name>:…)
   json,       ///< the document `trousseau encrypt --json` prints
@@ -31,6 +33,9 @@ struct Inspection {
   envelope::Annotations annotations;  ///< those the envelope was parsed with
   std::size_t envelope_size = 0;
   std::optional<envelope::Envelope> envelope;
+  /// Instead of an envelope: a ciphertext of the original Trousseau
+  /// (docs/migration.md), which a migration still has to re-encrypt.
+  std::optional<envelope::LegacyCiphertext> legacy;
   /// Why the value would not be accepted or opened, found without any key:
   /// the envelope does not parse, or kube-apiserver would refuse the value.
   std::vector<std::string> problems;

@@ -80,7 +80,8 @@ TEST(InspectFuzz, ValidValuesReadCleanly) {
 TEST(InspectFuzz, RandomBytesAloneAndBehindEveryKnownPrefix) {
   std::mt19937 rng(kSeed);
   const std::vector<std::string> prefixes = {
-      "", "k8s:enc:kms:v2:p:", "k8s:enc:kms:v1:p:", "TRS\x01", "{", "k8s:enc:kms:v2:", "k8s:enc:"};
+      "", "k8s:enc:kms:v2:p:", "k8s:enc:kms:v1:p:", "TRS\x01", "{", "k8s:enc:kms:v2:", "k8s:enc:",
+      "vault:v", "vault:v1:", "awskms:-:", "vault:-:"};
   for (int i = 0; i < 3000; ++i) {
     std::string input = prefixes[i % prefixes.size()];
     const std::size_t n = std::uniform_int_distribution<std::size_t>(0, 300)(rng);
@@ -154,6 +155,64 @@ TEST(InspectText, ValuesFromTheInputCannotDriveTheTerminal) {
   EXPECT_EQ(text.find('\x07'), std::string::npos);
   EXPECT_EQ(text.find("\nforged"), std::string::npos) << text;
   EXPECT_NE(text.find("id\\x1b[2J\\nforged: line"), std::string::npos) << text;
+}
+
+/// kube-apiserver's KMS v1 value around `dek` (2-byte length, then data).
+std::string v1_value(const std::string& dek) {
+  std::string v = "k8s:enc:kms:v1:trousseau:";
+  v += static_cast<char>(dek.size() >> 8);
+  v += static_cast<char>(dek.size() & 0xff);
+  return v + dek + "sealed-object";
+}
+
+// A migration is done when no stored value reads as the original
+// Trousseau's: inspect names the format and origins, and exits 1 on them.
+TEST(InspectLegacy, RecognisesTheOriginalsFormsInEtcdValuesAndRaw) {
+  const std::string vault = "vault:v7:" + base64_encode(as_bytes(std::string(44, 'x')));
+  const std::string alpha = "awskms:-:" + base64_encode(Bytes(150, 0x42)) + "\nvault:-:" +
+                            base64_encode(as_bytes(vault)) + "\n";
+  for (const std::string& value : {vault, alpha, v1_value(vault), v1_value(alpha),
+                                   base64_encode(as_bytes(v1_value(alpha)))}) {
+    auto in = inspect(as_bytes(value), InputFormat::automatic);
+    ASSERT_TRUE(in.ok()) << in.error().message();
+    ASSERT_TRUE(in->legacy.has_value());
+    EXPECT_FALSE(in->envelope.has_value());
+    ASSERT_EQ(in->problems.size(), 1u);
+    EXPECT_NE(in->problems[0].find("original Trousseau"), std::string::npos);
+    const std::string text = render_text(*in);
+    EXPECT_NE(text.find("trousseau v"), std::string::npos) << text;
+    auto doc = boost::json::parse(render_json(*in)).as_object();
+    ASSERT_TRUE(doc.contains("legacy"));
+    const auto& parts = doc.at("legacy").at("parts").as_array();
+    const auto& last = parts.back().as_object();
+    EXPECT_EQ(last.at("origin").as_string(), "vault");
+    EXPECT_EQ(last.at("vault_key_version").as_int64(), 7);
+  }
+  auto alpha_in = inspect(as_bytes(alpha), InputFormat::automatic);
+  ASSERT_TRUE(alpha_in.ok());
+  ASSERT_EQ(alpha_in->legacy->parts.size(), 2u);
+  EXPECT_EQ(alpha_in->legacy->parts[0].origin, "awskms");
+  EXPECT_EQ(alpha_in->legacy->parts[0].ciphertext.size(), 150u);
+}
+
+TEST(InspectLegacy, InAKmsV2ValueItIsAProblemOfItsOwn) {
+  ::kmsv2::storage::EncryptedObject object;
+  object.set_encrypteddata(std::string(40, 'd'));
+  object.set_keyid("k");
+  object.set_encrypteddeksource("vault:v1:" + base64_encode(as_bytes(std::string(44, 'x'))));
+  object.set_encrypteddeksourcetype(::kmsv2::storage::AES_GCM_KEY);
+  auto in = inspect(as_bytes("k8s:enc:kms:v2:p:" + object.SerializeAsString()), InputFormat::automatic);
+  ASSERT_TRUE(in.ok()) << in.error().message();
+  ASSERT_TRUE(in->legacy.has_value());
+  bool named = false;
+  for (const std::string& p : in->problems) named |= p.find("only through KMS v1beta1") != std::string::npos;
+  EXPECT_TRUE(named);
+}
+
+TEST(InspectLegacy, MalformedLegacyTextIsRefusedRaw) {
+  auto in = inspect(as_bytes(std::string_view("vault:v1:%%%")), InputFormat::automatic);
+  ASSERT_FALSE(in.ok());
+  EXPECT_EQ(in.error().code(), Code::invalid_argument);
 }
 
 }  // namespace
