@@ -44,6 +44,7 @@ struct Options {
   std::string out;
   std::int64_t deadline_ms = 3000;
   std::int64_t connect_timeout_ms = 10000;
+  double think_ms = 0;
 };
 
 /// Each channel is a connection of its own: channels with equal arguments
@@ -102,6 +103,7 @@ int run(const Options& o) {
   phase.concurrency = o.concurrency;
   phase.threads = o.threads;
   phase.deadline = std::chrono::milliseconds(o.deadline_ms);
+  phase.think = std::chrono::microseconds(static_cast<std::int64_t>(o.think_ms * 1000));
   phase.uid_prefix = "lg-" + std::to_string(::getpid()) + "-";
 
   CallPlan plan;
@@ -153,6 +155,7 @@ int run(const Options& o) {
   settings.warmup = o.warmup;
   settings.distinct = o.distinct;
   settings.deadline_ms = o.deadline_ms;
+  settings.think_ms = o.think_ms;
   boost::json::object report = run_report(settings, measured, op == Op::encrypt);
   int status = 0;
   if (o.server_pid > 0) {
@@ -230,6 +233,10 @@ int main(int argc, char** argv) {
   app.add_option("--connect-timeout-ms", o.connect_timeout_ms,
                  "How long to wait for the socket to accept each channel")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--think-ms", o.think_ms,
+                 "Idle time between an answer and the slot's next call (the floor after idle)")
+      ->check(CLI::Range(0.0, 10000.0))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (count->count() == 0 && duration->count() == 0) o.count = 10000;

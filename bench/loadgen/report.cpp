@@ -12,6 +12,7 @@ boost::json::object run_report(const RunSettings& settings, const PhaseResult& m
   report["threads"] = settings.threads;
   report["warmup"] = settings.warmup;
   report["deadline_ms"] = settings.deadline_ms;
+  report["think_ms"] = settings.think_ms;
   report["plaintext_size"] = settings.plaintext_size;
   if (settings.distinct > 0) report["distinct"] = settings.distinct;
 

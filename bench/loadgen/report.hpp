@@ -22,6 +22,7 @@ struct RunSettings {
   std::uint64_t warmup = 0;
   std::uint64_t distinct = 0;
   std::int64_t deadline_ms = 0;
+  double think_ms = 0;
 };
 
 /// The measured phase: counts, errors by status code name, throughput of

@@ -13,6 +13,8 @@
 //    the server share the cores, and the split must stay predictable.
 #include "runner.hpp"
 
+#include <grpcpp/alarm.h>
+
 #include <algorithm>
 #include <atomic>
 #include <optional>
@@ -51,6 +53,7 @@ struct Lane {
   std::unique_ptr<CallSlot> slot;
   std::uint64_t index = 0;
   SteadyClock::time_point started;
+  grpc::Alarm think;  ///< fires on the queue with tag `&think`
 };
 
 struct WorkerResult {
@@ -94,6 +97,15 @@ void work(const PhaseOptions& options, const CallPlan& plan,
     lane.slot->start(index, uid, std::chrono::system_clock::now() + options.deadline, &lane);
   };
 
+  // A tag is a Lane (a call completed) or a Lane's alarm (its think time
+  // is over).
+  auto lane_of_alarm = [&](void* tag) -> Lane* {
+    for (Lane& lane : lanes) {
+      if (tag == static_cast<void*>(&lane.think)) return &lane;
+    }
+    return nullptr;
+  };
+
   std::size_t active = 0;
   for (Lane& lane : lanes) {
     const auto index = claims.next();
@@ -106,10 +118,20 @@ void work(const PhaseOptions& options, const CallPlan& plan,
     bool ok = false;
     if (!cq.Next(&tag, &ok)) break;  // only once shut down
     const auto done = SteadyClock::now();
+    if (Lane* thought = options.think.count() > 0 ? lane_of_alarm(tag) : nullptr) {
+      if (const auto index = claims.next()) {
+        launch(*thought, *index);
+      } else {
+        --active;
+      }
+      continue;
+    }
     Lane& lane = *static_cast<Lane*>(tag);
     count_call(options, lane, lane.slot->finish(ok), done - lane.started, out.result);
     out.last_completion = done;
-    if (const auto index = claims.next()) {
+    if (options.think.count() > 0) {
+      lane.think.Set(&cq, std::chrono::system_clock::now() + options.think, &lane.think);
+    } else if (const auto index = claims.next()) {
       launch(lane, *index);
     } else {
       --active;

@@ -27,6 +27,10 @@ struct PhaseOptions {
   std::string uid_prefix;
   std::uint64_t first_seq = 0;
   bool keep_records = false;  // one CallRecord per call
+  /// A slot waits this long after an answer before its next call (a
+  /// grpc::Alarm on its queue), so that every call meets a server that sat
+  /// idle that long: the floor of a request that follows a KMS's delay.
+  std::chrono::microseconds think{};
 };
 
 struct CallRecord {
@@ -43,8 +47,9 @@ struct PhaseResult : Outcome {
 
 /// Runs one phase of `plan` over `channels` (call slot l uses channel
 /// l % size). Each slot starts its next call from the completion of its
-/// previous one, so exactly `concurrency` calls are outstanding until the
-/// count or the duration runs out; nothing waits on a timer. A failed call
+/// previous one (after `think`, when set), so exactly `concurrency` calls
+/// are outstanding until the count or the duration runs out; nothing else
+/// waits on a timer. A failed call
 /// is counted by its status and the phase goes on. Returns once every call
 /// has completed; `plan` is only read.
 PhaseResult run_phase(const PhaseOptions& options, const CallPlan& plan,

@@ -297,16 +297,18 @@ TEST_F(Stepping, TheRecordHasOneLinePerCallWithItsRequestIdWrittenWhenTheProvide
                    keep(late));
     std::optional<Error> probed;
     p.async_probe(within(1s), [&](Error e) { probed = std::move(e); });
-    advance(7ms);
+    advance(3ms);  // the hurried call's deadline: its actual_ns says 3 ms
+    advance(4ms);
     ASSERT_TRUE(opened && foreign && late && probed);
     EXPECT_TRUE(read_tsv(path).empty()) << "no file I/O on the request path";
   }
   EXPECT_EQ(read_tsv(path), (std::vector<Row>{
-                                {"req-1", "kms-b", "wrap", "7000000", "ok"},
-                                {"req-2", "kms-b", "unwrap", "7000000", "ok"},
-                                {"req-2", "kms-b", "unwrap", "0", "invalid_argument"},
-                                {"bad?id?", "kms-b", "unwrap", "7000000", "deadline_exceeded"},
-                                {"-", "kms-b", "probe", "0", "ok"},
+                                {"req-1", "kms-b", "wrap", "7000000", "ok", "7000000"},
+                                {"req-2", "kms-b", "unwrap", "7000000", "ok", "7000000"},
+                                {"req-2", "kms-b", "unwrap", "0", "invalid_argument", "0"},
+                                // ended by its 3 ms deadline, before the 7 ms drawn
+                                {"bad?id?", "kms-b", "unwrap", "7000000", "deadline_exceeded", "3000000"},
+                                {"-", "kms-b", "probe", "0", "ok", "0"},
                             }));
 }
 
@@ -326,12 +328,13 @@ TEST_F(Stepping, TheRecordOfAHungCallSaysInfAndHowItEnded) {
                              asio::bind_cancellation_slot(signal.slot(), keep(cancelled)));
     made.value()->async_wrap(options, context, share.view(), keep(expired));
     signal.emit(asio::cancellation_type::terminal);
+    settle();  // cancelled at once: actual_ns 0
     advance(1s);
     ASSERT_TRUE(cancelled && expired);
   }
   EXPECT_EQ(read_tsv(path), (std::vector<Row>{
-                                {"r", "kms-h", "wrap", "inf", "cancelled"},
-                                {"r", "kms-h", "wrap", "inf", "deadline_exceeded"},
+                                {"r", "kms-h", "wrap", "inf", "cancelled", "0"},
+                                {"r", "kms-h", "wrap", "inf", "deadline_exceeded", "1000000000"},
                             }));
 }
 

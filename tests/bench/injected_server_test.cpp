@@ -57,7 +57,7 @@ TEST(InjectedServer, RecordsEveryCallOfARequestUnderItsUidWhenTheServerStops) {
     std::vector<std::string> f;
     std::stringstream s(line);
     for (std::string field; std::getline(s, field, '\t');) f.push_back(field);
-    ASSERT_EQ(f.size(), 5u) << line;
+    ASSERT_EQ(f.size(), 6u) << line;
     if (f[2] == "wrap") {
       EXPECT_EQ(f[0], "uid-encrypt-1") << line;
       ++wraps[f[1]];

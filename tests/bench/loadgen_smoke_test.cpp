@@ -250,6 +250,18 @@ TEST_F(LoadgenAgainstFloor, DistinctDecryptsLogOneUniqueUidPerMeasuredCall) {
   EXPECT_EQ(uids.size(), 200u);
 }
 
+// With a think time, each slot waits on an alarm before its next call:
+// every call is still made and measured, and the run cannot be shorter than
+// the waits (a lower bound, whatever the machine's speed).
+TEST_F(LoadgenAgainstFloor, ThinkTimeWaitsBetweenAnAnswerAndTheSlotsNextCall) {
+  const LoadgenRun run = loadgen({"--op", "decrypt", "--count", "100", "--concurrency", "4",
+                                  "--threads", "2", "--warmup", "0", "--think-ms", "2"});
+  expect_complete_run(run, 100);
+  EXPECT_EQ(number(run.report, "think_ms"), 2);
+  // 25 calls per slot, 24 waits of 2 ms between them.
+  EXPECT_GE(number(run.report, "seconds"), 24 * 0.002);
+}
+
 class LoadgenAgainstFailingFloor : public LoadgenAgainstFloor {
  protected:
   std::vector<std::string> floor_args() const override { return {"--fail-every", "4"}; }

@@ -321,9 +321,9 @@ TEST_F(Sequential, EveryMemberCallCarriesTheRequestIdIntoItsRecord) {
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   std::sort(lines.begin(), lines.end());  // the members write in either order
   const std::vector<std::string> want{
-      "-\tm2\twrap\t7000000\tok",
-      "uid-42\tm1\tunwrap\tinf\tdeadline_exceeded",
-      "uid-42\tm2\tunwrap\t7000000\tok",
+      "-\tm2\twrap\t7000000\tok\t7000000",
+      "uid-42\tm1\tunwrap\tinf\tdeadline_exceeded\t100000000",
+      "uid-42\tm2\tunwrap\t7000000\tok\t7000000",
   };
   EXPECT_EQ(lines, want);
 }

@@ -44,15 +44,19 @@ Error CallLog::prepare(const std::string& path) {
 std::size_t CallLog::begin(std::string_view request_id, Op op,
                            std::optional<std::chrono::nanoseconds> drawn) {
   if (path_.empty()) return kNone;
+  const Clock::time_point now = Clock::now();
   std::lock_guard lock(mutex_);
-  entries_.push_back({std::string(request_id), op, drawn, std::nullopt});
+  entries_.push_back({std::string(request_id), op, drawn, std::nullopt, now, {}});
   return entries_.size() - 1;
 }
 
 void CallLog::end(std::size_t index, Code outcome) {
   if (index == kNone) return;
+  const Clock::time_point now = Clock::now();
   std::lock_guard lock(mutex_);
-  entries_.at(index).outcome = outcome;
+  Entry& e = entries_.at(index);
+  e.outcome = outcome;
+  e.ended = now;
 }
 
 Error CallLog::write(std::string_view provider) const {
@@ -65,7 +69,12 @@ Error CallLog::write(std::string_view provider) const {
       text.append(field(e.request_id)).append("\t").append(name).append("\t");
       text.append(op_name(e.op)).append("\t");
       text.append(e.drawn ? std::to_string(e.drawn->count()) : "inf").append("\t");
-      text.append(e.outcome ? to_string(*e.outcome) : "unfinished").append("\n");
+      text.append(e.outcome ? to_string(*e.outcome) : "unfinished").append("\t");
+      text.append(e.outcome ? std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                 e.ended - e.started)
+                                                 .count())
+                            : "-")
+          .append("\n");
     }
   }
   std::lock_guard lock(g_write_mutex);

@@ -3,8 +3,8 @@
 // bench computes each request's ideal latency (the k-th fastest drawn
 // delay among its provider calls).
 //
-// The file has one line per call, five tab-separated fields:
-//   request_id  provider  op  drawn_ns  outcome
+// The file has one line per call, six tab-separated fields:
+//   request_id  provider  op  drawn_ns  outcome  actual_ns
 // - request_id: CallOptions::request_id, "-" when empty (probes, v1beta1);
 //   tabs and other control bytes of this untrusted text become '?'
 // - op: wrap | unwrap | probe
@@ -13,6 +13,10 @@
 // - outcome: ok | cancelled | deadline_exceeded, or the error code of a
 //   call that answered with an error (integrity, invalid_argument);
 //   "unfinished" for a call still open when the provider went away
+// - actual_ns: from the call's start to the moment its answer was handed
+//   back (Clock, so manual in tests): the drawn delay plus however late
+//   this machine woke the timer; "-" for an unfinished call. The bench
+//   uses it to tell the plugin's own cost from the timer's lateness.
 // Lines are appended, under a process-wide lock, so providers may share
 // one file; each provider truncates its file when it is created.
 #pragma once
@@ -25,6 +29,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.hpp"
 #include "common/error.hpp"
 
 namespace trousseau::bench::injected {
@@ -46,7 +51,8 @@ class CallLog {
   /// recording. `drawn` is nullopt for a hung call. Thread-safe.
   std::size_t begin(std::string_view request_id, Op op,
                     std::optional<std::chrono::nanoseconds> drawn);
-  /// Sets the outcome of the call `index` (kNone: nothing). Thread-safe.
+  /// Sets the outcome of the call `index` (kNone: nothing) and notes when
+  /// it ended. Thread-safe.
   void end(std::size_t index, Code outcome);
 
   /// Appends every line, as `provider`, to the file.
@@ -58,6 +64,8 @@ class CallLog {
     Op op;
     std::optional<std::chrono::nanoseconds> drawn;
     std::optional<Code> outcome;
+    Clock::time_point started;
+    Clock::time_point ended;
   };
 
   const std::string path_;
