@@ -9,11 +9,21 @@
 // Prints "ready" on stdout once serving; stops on SIGTERM or SIGINT.
 // --fail-every N makes every Nth call fail with UNAVAILABLE, so that the
 // load generator's error accounting can be tested; it is off by default.
+// --delay-ms D answers every call D ms after it arrived, from an Asio timer
+// armed on the gRPC thread that received it and fired on one io thread:
+// the floor of a request that waits on a KMS (bench/run, scenario b). Not a
+// grpc::Alarm: gRPC's timers are checked about once a millisecond, which
+// would put a millisecond of the timer's own into the floor.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <grpcpp/grpcpp.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -29,14 +39,33 @@ constexpr const char* kKeyId = "floor-key-1";
 
 /// Constant answers of realistic sizes: a 32-byte DEK seed as plaintext,
 /// and a ciphertext the size of a Trousseau envelope.
+/// A call answered `delay` after it arrived, from the timer's handler; it
+/// deletes itself when gRPC is done with it (perhaps inline in Finish: the
+/// handler has left the timer by then).
+class DelayedReactor final : public grpc::ServerUnaryReactor {
+ public:
+  DelayedReactor(boost::asio::io_context& io, std::chrono::microseconds delay) : timer_(io, delay) {
+    timer_.async_wait([this](boost::system::error_code) { Finish(grpc::Status::OK); });
+  }
+  void OnDone() override { delete this; }
+  void OnCancel() override {}
+
+ private:
+  boost::asio::steady_timer timer_;
+};
+
 struct Answers {
   std::string plaintext = std::string(32, 'p');
   std::string ciphertext;
   std::uint64_t fail_every = 0;
+  std::chrono::microseconds delay{};
+  boost::asio::io_context* timers = nullptr;  ///< runs the delays, when set
   std::atomic<std::uint64_t> calls{0};
 
-  /// Finishes the call: OK, or UNAVAILABLE for every fail_every-th call.
+  /// Finishes the call: OK, or UNAVAILABLE for every fail_every-th call;
+  /// after `delay` when it is set.
   grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx) {
+    if (delay.count() > 0) return new DelayedReactor(*timers, delay);
     auto* reactor = ctx->DefaultReactor();
     if (fail_every > 0 && (calls.fetch_add(1, std::memory_order_relaxed) + 1) % fail_every == 0) {
       reactor->Finish({grpc::StatusCode::UNAVAILABLE,
@@ -118,7 +147,15 @@ int main(int argc, char** argv) {
   app.add_option("--fail-every", answers.fail_every,
                  "Fail every Nth call with UNAVAILABLE (0: never)")
       ->capture_default_str();
+  double delay_ms = 0;
+  app.add_option("--delay-ms", delay_ms, "Answer every call this long after it arrived")
+      ->check(CLI::Range(0.0, 10000.0))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  answers.delay = std::chrono::microseconds(static_cast<std::int64_t>(delay_ms * 1000));
+  boost::asio::io_context timers;
+  auto keep_running = boost::asio::make_work_guard(timers);
+  answers.timers = &timers;
 
   // Block the stop signals in every thread (gRPC's start below); main waits.
   sigset_t stop;
@@ -143,12 +180,15 @@ int main(int argc, char** argv) {
     std::cerr << "cannot listen on unix:" << socket << "\n";
     return 1;
   }
+  std::jthread timer_thread([&timers] { timers.run(); });
   std::cout << "ready" << std::endl;
 
   int sig = 0;
   sigwait(&stop, &sig);
   server->Shutdown(std::chrono::system_clock::now());
   server->Wait();
+  keep_running.reset();
+  timers.stop();
   ::unlink(socket.c_str());
   return 0;
 }

@@ -262,6 +262,21 @@ TEST_F(LoadgenAgainstFloor, ThinkTimeWaitsBetweenAnAnswerAndTheSlotsNextCall) {
   EXPECT_GE(number(run.report, "seconds"), 24 * 0.002);
 }
 
+class LoadgenAgainstDelayedFloor : public LoadgenAgainstFloor {
+ protected:
+  std::vector<std::string> floor_args() const override { return {"--delay-ms", "5"}; }
+};
+
+// The floor of a request that waits on a KMS: every answer comes after the
+// delay, never before it (a lower bound, whatever the machine's speed).
+TEST_F(LoadgenAgainstDelayedFloor, EveryAnswerComesAfterTheDelay) {
+  const LoadgenRun run = loadgen({"--op", "decrypt", "--count", "40", "--concurrency", "4",
+                                  "--warmup", "4"});
+  expect_complete_run(run, 40);
+  const auto& latency = run.report.at("latency_ms").as_object();
+  EXPECT_GE(number(latency, "p50"), 5.0 * 0.996);  // the histogram's 0.4 % bucket error
+}
+
 class LoadgenAgainstFailingFloor : public LoadgenAgainstFloor {
  protected:
   std::vector<std::string> floor_args() const override { return {"--fail-every", "4"}; }
