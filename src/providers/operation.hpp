@@ -1,7 +1,7 @@
 // The state shared by the steps of one provider operation that makes one or
 // more calls: its strand, its handler, the relay that forwards the
 // handler's cancellation slot to whichever call is running, and the
-// caller's lease.
+// caller's lease. Shared by the HTTP providers (awskms, vault).
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -14,7 +14,7 @@
 
 #include "common/completion.hpp"
 
-namespace trousseau::providers::awskms {
+namespace trousseau::providers {
 
 namespace asio = boost::asio;
 
@@ -86,4 +86,4 @@ class Operation : public OperationState,
   asio::cancellation_slot outer_;
 };
 
-}  // namespace trousseau::providers::awskms
+}  // namespace trousseau::providers
