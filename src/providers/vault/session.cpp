@@ -138,6 +138,35 @@ void Session::stop() {
   asio::post(strand_, [self = shared_from_this()] { self->timer_.cancel(); });
 }
 
+void Session::check_token(vault::Token token) {
+  http::Request req = client_->request("GET", "auth/token/lookup-self", "", token, true);
+  exchange_for_grant(*client_, std::move(req), "token lookup-self",
+                     Clock::now() + kBackgroundBudget, token,
+                     [self = shared_from_this(), token](Error e, Grant) {
+                       asio::post(self->strand_, [self, token, e = std::move(e)]() mutable {
+                         self->checked(std::move(token), std::move(e));
+                       });
+                     });
+}
+
+void Session::checked(vault::Token token, Error error) {
+  std::lock_guard lock(mutex_);
+  checking_ = false;
+  // Only a refusal of the token itself condemns it; an outage says nothing.
+  if (error.code() == Code::permission_denied && token == token_ && !stopped_) {
+    token_dead_locked(error.message());
+  }
+}
+
+void Session::token_dead_locked(const std::string& why) {
+  token_.reset();
+  ++timer_epoch_;
+  renew_at_ = expires_at_ = Clock::time_point::max();
+  fail_locked(Error(Code::permission_denied,
+                    "Vault refuses the token from " + auth_.token_file +
+                        " (revoked or expired): " + why + "; waiting for the file to change"));
+}
+
 Session::Stats Session::stats() const {
   std::lock_guard lock(mutex_);
   Stats s = stats_;
@@ -160,9 +189,11 @@ void Session::token_impl(http::Deadline deadline,
     lock.unlock();
     return post_completion(executor_, std::move(handler), Error(), std::move(t));
   }
-  if (!reload && !logging_in_ && (token_method ? !token_ : Clock::now() < retry_after_)) {
-    // A dead token file waits for the file to change; a refused login for
-    // its hold-off. Neither is retried on every call.
+  // A token file's token that Vault refused waits for the file to change;
+  // any other failure (a refused login, Vault down) is tried again after
+  // its hold-off. Neither is retried on every call.
+  const bool retry = !token_method || failure_.code() != Code::permission_denied;
+  if (!reload && !logging_in_ && (!retry || Clock::now() < retry_after_)) {
     Error e = failure_.ok() ? unavailable("no Vault token") : failure_;
     lock.unlock();
     return post_completion(executor_, std::move(handler), std::move(e), Token());
@@ -203,6 +234,13 @@ void Session::begin_login(http::Deadline deadline) {
 }
 
 void Session::logged_in(Error error, Grant grant) {
+  // What a refused login means for the calls waiting on it: Vault turned
+  // our credentials down (permission_denied), whatever status it used (a
+  // 400 "invalid role or secret ID"), never "bad data" that would not count
+  // against the provider's health.
+  if (!error.ok() && (error.code() == Code::invalid_argument || error.code() == Code::integrity)) {
+    error = Error(Code::permission_denied, error.message());
+  }
   WaiterQueue<TokenSignature>::Waiters served;
   Token token;
   {
@@ -342,6 +380,9 @@ void Session::renewed(Error error, Grant grant) {
     if (auth_.method != "token" && !logging_in_) {
       logging_in_ = relogin = true;
       deadline = std::min(now + kBackgroundBudget, expires_at_);
+    } else if (auth_.method == "token" && error.code() == Code::permission_denied) {
+      token_dead_locked(error.message());
+      return;
     } else {
       renewable_ = false;
       if (logged_failure_ != error.message()) {
@@ -374,8 +415,15 @@ void Session::expired() {
 }
 
 bool Session::refused(const vault::Token& used) {
-  std::lock_guard lock(mutex_);
-  if (auth_.method == "token") return file_changed_locked();
+  std::unique_lock lock(mutex_);
+  if (auth_.method == "token") {
+    if (file_changed_locked()) return true;
+    const bool check = used && used == token_ && !checking_ && !stopped_;
+    if (check) checking_ = true;
+    lock.unlock();
+    if (check) check_token(used);
+    return false;
+  }
   if (used && used == token_) {
     token_.reset();
     ++timer_epoch_;  // the timer belonged to the dropped token

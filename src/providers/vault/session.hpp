@@ -55,7 +55,10 @@ Result<Token> read_token_file(const std::string& path);
 ///     reason until the file changes.
 ///  4. A 403 on a call (refused()): the login methods drop the token and the
 ///     call logs in again and retries once; a token file is re-read first
-///     if it changed.
+///     if it changed. Otherwise lookup-self asks, in the background, whether
+///     the token itself is dead (revoked): then the session fails as in 3;
+///     if Vault still knows it, the 403 was its policy and only that call
+///     fails. A renewal refused with 403 means the same.
 ///  5. Failures are logged once per reason (at error), recoveries once (at
 ///     info); calls fail with the reason, and no exception leaves here.
 ///
@@ -114,6 +117,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_timer();
   void renewed(Error error, Grant grant);
   void expired();
+  /// Background lookup-self after a 403 with a token file's token.
+  void check_token(vault::Token token);
+  void checked(vault::Token token, Error error);
+  /// Under mutex_: the token file's token is dead.
+  void token_dead_locked(const std::string& why);
   /// Under mutex_: records a failure, logging it once per reason.
   void fail_locked(Error error);
   bool file_changed_locked() const;
@@ -133,6 +141,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t loaded_generation_ = 0;
   bool logging_in_ = false;
   bool renewing_ = false;
+  bool checking_ = false;  ///< a lookup-self after a 403 is running
   bool stopped_ = false;
   Error failure_;
   std::string logged_failure_;  ///< the reason last logged, so each is logged once

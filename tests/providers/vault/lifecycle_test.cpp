@@ -84,6 +84,35 @@ TEST_F(VaultLifecycleTest, AnExpiredTokenFailsEveryCallLogsOnceAndRecoversWithAN
   EXPECT_TRUE(e4.ok()) << e4.message();
 }
 
+TEST_F(VaultLifecycleTest, ARevokedTokenFailsEveryCallLogsOnceAndRecoversWithANewFile) {
+  const std::string token = vault().create_token(0);
+  auto p = create("key: k, auth: {method: token, token_file: " + token_file(token) + "}");
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  VaultProvider& v = as_vault(**p);
+  auto [e0, w] = wrap(**p, context, share.view());
+  ASSERT_TRUE(e0.ok()) << e0.message();
+
+  ::testing::internal::CaptureStderr();
+  vault().call("POST", "auth/token/revoke-self", "", token);
+  auto [e1, none] = wrap(**p, context, share.view());
+  EXPECT_EQ(e1.code(), Code::permission_denied) << e1.message();
+  // The 403 made the session ask lookup-self whether the token is dead.
+  ASSERT_TRUE(testkit::wait_until([&] { return v.session_stats().failed; }));
+  auto [e2, none2] = unwrap(**p, context, w.key_version, w.wrapped);
+  Error e3 = probe(**p);
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  for (const Error* e : {&e2, &e3}) {
+    EXPECT_EQ(e->code(), Code::permission_denied) << e->message();
+    EXPECT_NE(e->message().find("revoked"), std::string::npos) << e->message();
+  }
+  EXPECT_EQ(count(logged, "Vault token unusable"), 1u) << logged;
+  EXPECT_EQ(logged.find(token), std::string::npos) << "the token was logged";
+
+  token_file(vault().create_token(0));
+  ASSERT_TRUE(testkit::wait_until([&] { return probe(**p).ok(); }));
+  EXPECT_FALSE(v.session_stats().failed);
+}
+
 TEST_F(VaultLifecycleTest, ALoginMethodLogsInAgainWhenRenewalIsRefused) {
   vault().ok("POST", "sys/auth/approle", R"({"type":"approle"})");
   vault().ok("POST", "auth/approle/role/kms", R"({"token_ttl":"90s","token_max_ttl":"90s"})");
