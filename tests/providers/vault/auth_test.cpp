@@ -165,7 +165,8 @@ TEST_F(VaultAuthTest, ATokenFileIsReadAgainWhenItIsReplaced) {
   // The watch notices the rename a moment later; calls meanwhile may still
   // send the revoked token (and fail). Wait for the state, not for time.
   EXPECT_TRUE(testkit::wait_until([&] { return probe(**p).ok(); }));
-  EXPECT_EQ(as_vault(**p).session_stats().logins, 2u);
+  // At least one more read: the watch may also report the temporary file.
+  EXPECT_GE(as_vault(**p).session_stats().logins, 2u);
   round_trip(**p);
 }
 
