@@ -35,19 +35,30 @@ Result<Token> read_trimmed(const std::string& path, std::string_view what) {
   return Token(std::make_shared<const SecretBytes>(as_bytes(text)));
 }
 
-/// {"<k1>":"<v1>","<k2>":"<secret>"}, built so that no temporary holding
-/// the secret is freed unwiped.
+/// {"<k1>":"<v1>","<k2>":"<secret>"}, the secret escaped straight into a
+/// buffer reserved for the worst case, so that no temporary holding it is
+/// freed unwiped.
 std::string login_body(std::string_view k1, const std::string& v1, std::string_view k2,
                        const SecretBytes& secret) {
   const std::string head = "{\"" + std::string(k1) + "\":" + json_string(v1) + ",\"" +
-                           std::string(k2) + "\":";
-  std::string quoted = json_string(as_chars(secret.view()));
+                           std::string(k2) + "\":\"";
   std::string body;
-  body.reserve(head.size() + quoted.size() + 1);
+  body.reserve(head.size() + secret.size() * 6 + 2);
   body += head;
-  body += quoted;
-  body += "}";
-  secure_wipe(quoted);
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::uint8_t c : secret.view()) {
+    if (c == '"' || c == '\\') {
+      body += '\\';
+      body += static_cast<char>(c);
+    } else if (c < 0x20) {
+      body += "\\u00";
+      body += kHex[c >> 4];
+      body += kHex[c & 0xf];
+    } else {
+      body += static_cast<char>(c);
+    }
+  }
+  body += "\"}";
   return body;
 }
 
