@@ -81,6 +81,28 @@ void exchange_for_grant(VaultClient& client, http::Request req, std::string what
       });
 }
 
+/// What a failed login means for the calls waiting on it. Vault turning
+/// our credentials down is permission_denied, whatever status it used (a
+/// 400 "invalid role or secret ID"), never "bad data" that would not count
+/// against the provider's health; a time-out or cancellation stays what it
+/// is; the rest is unavailable.
+Error login_failure(Error error) {
+  switch (error.code()) {
+    case Code::ok:
+    case Code::permission_denied:
+    case Code::unavailable:
+    case Code::failed_precondition:
+    case Code::deadline_exceeded:
+    case Code::cancelled:
+      return error;
+    case Code::invalid_argument:
+    case Code::integrity:
+      return Error(Code::permission_denied, error.message());
+    default:
+      return unavailable(error.message());
+  }
+}
+
 }  // namespace
 
 Result<Token> read_token_file(const std::string& path) { return read_trimmed(path, "token file"); }
@@ -137,7 +159,7 @@ void Session::adopt(Result<Grant> first) {
                                        {"ttl_s", static_cast<std::int64_t>(first->ttl.count())},
                                        {"renewable", first->renewable}});
   } else {
-    fail_locked(first.error());
+    fail_locked(login_failure(first.error()));
     retry_after_ = {};  // the first call may try again at once
   }
 }
@@ -245,13 +267,7 @@ void Session::begin_login(http::Deadline deadline) {
 }
 
 void Session::logged_in(Error error, Grant grant) {
-  // What a refused login means for the calls waiting on it: Vault turned
-  // our credentials down (permission_denied), whatever status it used (a
-  // 400 "invalid role or secret ID"), never "bad data" that would not count
-  // against the provider's health.
-  if (!error.ok() && (error.code() == Code::invalid_argument || error.code() == Code::integrity)) {
-    error = Error(Code::permission_denied, error.message());
-  }
+  error = login_failure(std::move(error));
   WaiterQueue<TokenSignature>::Waiters served;
   Token token;
   {
@@ -286,10 +302,6 @@ void Session::logged_in(Error error, Grant grant) {
 }
 
 void Session::fail_locked(Error error) {
-  if (!error.ok() && error.code() != Code::permission_denied && error.code() != Code::unavailable &&
-      error.code() != Code::failed_precondition) {
-    error = unavailable(error.message());
-  }
   failure_ = error;
   retry_after_ = Clock::now() + kLoginHoldOff;
   if (error.message() != logged_failure_) {

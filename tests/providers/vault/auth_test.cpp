@@ -73,8 +73,9 @@ TEST_F(VaultAuthTest, AWrongSecretIdStartsUnhealthyWithVaultsReason) {
   auto p = create("key: k, auth: {method: approle, role_id: " + role_id + ", secret_id_file: " +
                   dir.file("secret-id") + "}");
   ASSERT_TRUE(p.ok()) << p.error().message();
+  EXPECT_TRUE(as_vault(**p).session_stats().failed);
   Error e = probe(**p);
-  EXPECT_FALSE(e.ok());
+  EXPECT_EQ(e.code(), Code::permission_denied) << e.message();
   EXPECT_NE(e.message().find("invalid role or secret ID"), std::string::npos) << e.message();
   EXPECT_TRUE(as_vault(**p).session_stats().failed);
 }
