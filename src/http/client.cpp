@@ -9,7 +9,7 @@ Result<std::unique_ptr<Client>> Client::create(asio::any_io_executor executor,
                                                ClientOptions options) {
   if (options.retry.max_attempts == 0) options.retry.max_attempts = 1;
   if (!options.backoff) options.backoff = full_jitter;
-  Result<asio::ssl::context> tls = make_tls_context(options.ca_file);
+  Result<asio::ssl::context> tls = make_tls_context(options);
   if (!tls.ok()) return tls.error();
   auto pool = std::make_shared<Pool>(std::move(executor), std::move(options),
                                      std::move(tls).value());

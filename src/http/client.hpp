@@ -21,6 +21,15 @@ namespace asio = boost::asio;
 struct ClientOptions {
   /// PEM bundle of trusted CAs; empty means the system store.
   std::string ca_file;
+  /// A client certificate (PEM, may carry its chain) and its private key
+  /// (PEM), presented when the server asks (mutual TLS, e.g. Vault's cert
+  /// auth). Both or neither. Read once, by create().
+  std::string client_cert_file;
+  std::string client_key_file;
+  /// The name sent as SNI and verified in the server's certificate instead
+  /// of the URL's host, for a server reached by an address or alias its
+  /// certificate does not name. Empty: the URL's host.
+  std::string server_name;
   /// Plain http:// is refused unless this is set (tests against a local
   /// emulator); https is the default and the norm.
   bool allow_plain_http = false;
@@ -59,6 +68,8 @@ using ResponseSignature = void(Error, Response);
 ///     partial or total cancellation on the handler's slot with
 ///     Code::cancelled; both close the socket at once so the I/O stops.
 ///  5. http:// without allow_plain_http: Code::failed_precondition.
+///  6. create() fails with Code::failed_precondition when a CA file, client
+///     certificate or key cannot be loaded, or the key does not match.
 class Client {
  public:
   static Result<std::unique_ptr<Client>> create(asio::any_io_executor executor,

@@ -82,7 +82,8 @@ std::size_t Client::Pool::idle_count() const {
   return n;
 }
 
-Result<asio::ssl::context> make_tls_context(const std::string& ca_file) {
+Result<asio::ssl::context> make_tls_context(const ClientOptions& options) {
+  const std::string& ca_file = options.ca_file;
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   boost::system::error_code ec;
   ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -107,6 +108,28 @@ Result<asio::ssl::context> make_tls_context(const std::string& ca_file) {
                      ": " + ec.message());
   }
   ctx.set_verify_mode(asio::ssl::verify_peer, ec);
+  if (options.client_cert_file.empty() != options.client_key_file.empty()) {
+    return Error(Code::failed_precondition,
+                 "a client certificate needs both a certificate file and a key file");
+  }
+  if (!options.client_cert_file.empty()) {
+    ctx.use_certificate_chain_file(options.client_cert_file, ec);
+    if (ec) {
+      return Error(Code::failed_precondition, "cannot load the client certificate from " +
+                                                  options.client_cert_file + ": " + ec.message());
+    }
+    ctx.use_private_key_file(options.client_key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      // OpenSSL's reason only: never the key's content.
+      return Error(Code::failed_precondition, "cannot load the client key from " +
+                                                  options.client_key_file + ": " + ec.message());
+    }
+    if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+      return Error(Code::failed_precondition, "the client key " + options.client_key_file +
+                                                  " does not match the certificate " +
+                                                  options.client_cert_file);
+    }
+  }
   return ctx;
 }
 

@@ -76,8 +76,9 @@ struct Client::Pool {
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
 };
 
-/// A TLS 1.2+ client context that verifies peers against `ca_file`, or the
-/// system store when it is empty.
-Result<asio::ssl::context> make_tls_context(const std::string& ca_file);
+/// A TLS 1.2+ client context that verifies peers against options.ca_file,
+/// or the system store when it is empty, and presents options'
+/// client certificate, if any.
+Result<asio::ssl::context> make_tls_context(const ClientOptions& options);
 
 }  // namespace trousseau::http

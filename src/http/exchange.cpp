@@ -127,7 +127,9 @@ void Exchange::on_connected(const error_code& ec) {
   error_code ignored;
   conn_->socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   if (!conn_->tls()) return send();
-  if (Error e = conn_->prepare_tls(request_.url.host); !e.ok()) return finish(e, {});
+  const std::string& name =
+      pool_->options.server_name.empty() ? request_.url.host : pool_->options.server_name;
+  if (Error e = conn_->prepare_tls(name); !e.ok()) return finish(e, {});
   stage_ = "TLS handshake";
   conn_->tls_stream().async_handshake(
       asio::ssl::stream_base::client, step([](Exchange& self, error_code e) {

@@ -569,6 +569,60 @@ TEST_F(HttpsClientTest, AMissingCaFileIsAConfigurationError) {
   EXPECT_EQ(c.error().code(), Code::failed_precondition);
 }
 
+TEST_F(HttpsClientTest, PresentsTheClientCertificateWhenTheServerRequiresOne) {
+  const testkit::TestClientCert me = testkit::make_test_client_cert(dir.file("good"), "client");
+  LocalHttpServer server(&good, good.ca_cert);
+  server.script({respond(200, "mutual")});
+  ClientOptions o = tls(good.ca_cert);
+  o.client_cert_file = me.cert;
+  o.client_key_file = me.key;
+  auto client = make(o);
+  Outcome ok = call(*client, get(server.url("localhost")));
+  ASSERT_TRUE(ok.error.ok()) << ok.error.message();
+  EXPECT_EQ(ok.response.body, "mutual");
+
+  auto anonymous = make(tls(good.ca_cert));
+  Outcome refused = call(*anonymous, get(server.url("localhost")));
+  EXPECT_EQ(refused.error.code(), Code::unavailable);
+  EXPECT_EQ(server.requests(), 1);
+}
+
+TEST_F(HttpsClientTest, AClientKeyThatDoesNotMatchItsCertificateIsAConfigurationError) {
+  const testkit::TestClientCert a = testkit::make_test_client_cert(dir.file("good"), "a");
+  const testkit::TestClientCert b = testkit::make_test_client_cert(dir.file("good"), "b");
+  ClientOptions o = tls(good.ca_cert);
+  o.client_cert_file = a.cert;
+  o.client_key_file = b.key;
+  auto c = Client::create(io.get_executor(), o);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().code(), Code::failed_precondition);
+  EXPECT_NE(c.error().message().find("client key from " + b.key), std::string::npos)
+      << c.error().message();
+
+  o.client_key_file.clear();
+  auto half = Client::create(io.get_executor(), o);
+  ASSERT_FALSE(half.ok());
+  EXPECT_EQ(half.error().code(), Code::failed_precondition);
+}
+
+TEST_F(HttpsClientTest, ServerNameIsVerifiedInsteadOfTheUrlHost) {
+  LocalHttpServer server(&other);  // certified for other.example only
+  server.script({respond(200, "named")});
+  ClientOptions o = tls(other.ca_cert);
+  o.server_name = "other.example";
+  auto client = make(o);
+  Outcome named = call(*client, get(server.url("127.0.0.1")));
+  ASSERT_TRUE(named.error.ok()) << named.error.message();
+  EXPECT_EQ(named.response.body, "named");
+
+  o.server_name = "wrong.example";
+  auto wrong = make(o);
+  Outcome refused = call(*wrong, get(server.url("127.0.0.1")));
+  EXPECT_EQ(refused.error.code(), Code::unavailable);
+  EXPECT_NE(refused.error.message().find("certificate verify failed"), std::string::npos)
+      << refused.error.message();
+}
+
 // --- Backoff arithmetic -----------------------------------------------------
 
 TEST(Backoff, TheCeilingDoublesFromTheBaseUpToTheCap) {

@@ -48,7 +48,7 @@ std::size_t content_length(const std::string& head) {
 
 }  // namespace
 
-LocalHttpServer::LocalHttpServer(const TestPki* tls) {
+LocalHttpServer::LocalHttpServer(const TestPki* tls, const std::string& client_ca) {
   std::signal(SIGPIPE, SIG_IGN);
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -70,6 +70,12 @@ LocalHttpServer::LocalHttpServer(const TestPki* tls) {
     if (SSL_CTX_use_certificate_chain_file(tls_, tls->server_cert.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(tls_, tls->server_key.c_str(), SSL_FILETYPE_PEM) != 1) {
       ADD_FAILURE() << "cannot load the test server certificate";
+    }
+    if (!client_ca.empty()) {
+      if (SSL_CTX_load_verify_locations(tls_, client_ca.c_str(), nullptr) != 1) {
+        ADD_FAILURE() << "cannot load the client CA " << client_ca;
+      }
+      SSL_CTX_set_verify(tls_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
     }
   }
   acceptor_ = std::thread([this] { accept_loop(); });

@@ -50,8 +50,10 @@ struct SeenRequest {
 
 class LocalHttpServer {
  public:
-  /// Plain HTTP, or HTTPS with the PKI's server certificate.
-  explicit LocalHttpServer(const TestPki* tls = nullptr);
+  /// Plain HTTP, or HTTPS with the PKI's server certificate. With
+  /// `client_ca` (a PEM file), the handshake also requires a client
+  /// certificate issued by that CA (mutual TLS).
+  explicit LocalHttpServer(const TestPki* tls = nullptr, const std::string& client_ca = {});
   ~LocalHttpServer();
   LocalHttpServer(const LocalHttpServer&) = delete;
   LocalHttpServer& operator=(const LocalHttpServer&) = delete;

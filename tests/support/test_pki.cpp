@@ -46,4 +46,19 @@ TestPki make_test_pki(const std::string& dir, const std::vector<std::string>& al
   return pki;
 }
 
+TestClientCert make_test_client_cert(const std::string& dir, const std::string& name) {
+  const std::string d = dir + "/";
+  write_file(d + name + ".cnf",
+             "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = " + name + "\n");
+  write_file(d + name + "-ext.cnf", "basicConstraints = CA:FALSE\nextendedKeyUsage = clientAuth\n");
+  TestClientCert c{d + name + ".pem", d + name + ".key"};
+  const bool ok =
+      run("openssl req -new -config " + d + name + ".cnf -newkey ec -pkeyopt "
+          "ec_paramgen_curve:P-256 -nodes -keyout " + c.key + " -out " + d + name + ".csr") &&
+      run("openssl x509 -req -in " + d + name + ".csr -CA " + d + "ca.pem -CAkey " + d +
+          "ca.key -set_serial 3 -days 2 -extfile " + d + name + "-ext.cnf -out " + c.cert);
+  if (!ok) return {};
+  return c;
+}
+
 }  // namespace trousseau::testkit
