@@ -3,8 +3,9 @@
 //
 // The original (Go) Trousseau never made envelopes: it sent kube-apiserver's
 // v1beta1 plaintext to one KMS and returned that KMS's ciphertext as is.
-//   * Trousseau v1: Vault Transit's own text, `vault:vN:<base64>`. It had
-//     sent base64(plaintext) to Vault, so Vault's answer decodes once more.
+//   * Trousseau v1: Vault Transit's own text, `vault:vN:<base64>`. It sent
+//     base64(DEK) as Transit's `plaintext` (the API's own encoding), so
+//     Vault's decrypt answers base64(DEK), decoded once, as for any call.
 //   * the v2 alpha: one `<provider>:-:<ciphertext>\n` line per provider,
 //     where <ciphertext> is base64 of what that provider returned (Vault's
 //     `vault:vN:` text, or AWS KMS's CiphertextBlob).
@@ -32,9 +33,9 @@ class LegacyDecrypter {
   /// Opens `ciphertext`, exactly what the original provider returned, after
   /// the kms layer removed the v2 alpha's line framing and base64: Vault's
   /// `vault:vN:<base64>` text, or AWS's CiphertextBlob bytes. The answer is
-  /// the plaintext kube-apiserver once sent (for Vault, Vault's answer
-  /// base64-decoded). Only the provider's configured key is named to the
-  /// KMS; an answer that says another key was used is Code::integrity.
+  /// the plaintext kube-apiserver once sent. Only the provider's configured
+  /// key is named to the KMS; an answer that says another key was used is
+  /// Code::integrity.
   template <typename Token>
   auto async_legacy_decrypt(const CallOptions& options, ByteView ciphertext, Token&& token) {
     return asio::async_initiate<Token, UnwrapSignature>(

@@ -12,6 +12,7 @@
 #include "providers/awskms/moto.hpp"
 #include "support/running_server.hpp"
 #include "support/wait.hpp"
+#include "vault_double.hpp"
 
 namespace trousseau {
 namespace {
@@ -19,6 +20,7 @@ namespace {
 using kms::Client;
 using testkit::MotoServer;
 using testkit::RunningServer;
+using testkit::VaultDouble;
 
 const std::string kDek = "a 32-byte data key, from kube-api";
 
@@ -137,6 +139,100 @@ TEST_F(Migration, MalformedLegacyTextIsInvalidArgument) {
   v1beta1::DecryptResponse dec;
   grpc::Status st = client->v1_decrypt("awskms:-:not base64\n", dec);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Trousseau v1 spoke to Vault only: kube-apiserver stored Vault Transit's
+// own text. The double's transit engine makes it here exactly as the
+// original did: encrypt/<key> of base64(DEK), no context.
+class MigrationVault : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(vault.running());
+    vault.create_key("kms-key");   // the original's keyNames[0]
+    vault.create_key("other-key");
+    token = vault.create_token(3600);
+    testkit::write_file(dir.file("vault-token"), token + "\n");
+    server = std::make_unique<RunningServer>(
+        "providers:\n"
+        "  - {name: local, type: keyfile, path: \"{dir}/local.key\"}\n"
+        "  - {name: old-vault, type: vault, address: \"" + vault.address() +
+        "\", key: kms-key, auth: {method: token, token_file: \"" + dir.file("vault-token") +
+        "\"}}\n"
+        "policy:\n"
+        "  threshold: 1\n"
+        "  slots: [{providers: [local]}]\n"
+        "legacy:\n"
+        "  vault: old-vault\n");
+    ASSERT_TRUE(server->started());
+    client = std::make_unique<Client>(server->socket());
+  }
+
+  /// What the original stored for `plain` under `key`: `vault:vN:...`.
+  std::string original_v1(const std::string& plain, const std::string& key = "kms-key") {
+    return vault.encrypt(key, base64_encode(as_bytes(plain)));
+  }
+
+  testkit::TempDir dir;
+  VaultDouble vault;
+  std::string token;
+  std::unique_ptr<RunningServer> server;
+  std::unique_ptr<Client> client;
+};
+
+TEST_F(MigrationVault, V1beta1OpensTrousseauV1VaultText) {
+  const std::string legacy = original_v1(kDek);
+  ASSERT_EQ(legacy.rfind("vault:v1:", 0), 0u) << legacy;
+  v1beta1::DecryptResponse dec;
+  grpc::Status st = client->v1_decrypt(legacy, dec);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(dec.plain(), kDek);
+  EXPECT_EQ(server->server().engine()->counters().legacy_reads, 1u);
+}
+
+TEST_F(MigrationVault, V1beta1OpensTheV2AlphasVaultLine) {
+  const std::string line = "vault:-:" + base64_encode(as_bytes(original_v1(kDek))) + "\n";
+  v1beta1::DecryptResponse dec;
+  grpc::Status st = client->v1_decrypt(line, dec);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(dec.plain(), kDek);
+}
+
+// After a rotation in Vault the original's old ciphertexts still open,
+// until the operator raises min_decryption_version: then they are refused,
+// never opened under another version.
+TEST_F(MigrationVault, VaultKeyVersionsAreHonoured) {
+  const std::string v1 = original_v1(kDek);
+  vault.rotate_key("kms-key");
+  const std::string v2 = original_v1(kDek);
+  ASSERT_EQ(v2.rfind("vault:v2:", 0), 0u) << v2;
+  v1beta1::DecryptResponse dec;
+  ASSERT_TRUE(client->v1_decrypt(v1, dec).ok());
+  EXPECT_EQ(dec.plain(), kDek);
+  vault.set_min_decryption_version("kms-key", 2);
+  v1beta1::DecryptResponse refused;
+  grpc::Status st = client->v1_decrypt(v1, refused);
+  EXPECT_FALSE(st.ok());
+  EXPECT_TRUE(refused.plain().empty());
+  ASSERT_TRUE(client->v1_decrypt(v2, dec).ok());
+  EXPECT_EQ(dec.plain(), kDek);
+}
+
+// The attacker stores Vault text made under another transit key the
+// plugin's token can also use. It goes to decrypt/kms-key only, where it
+// does not authenticate.
+TEST_F(MigrationVault, TextOfAnotherTransitKeyIsRefused) {
+  v1beta1::DecryptResponse dec;
+  grpc::Status st = client->v1_decrypt(original_v1(kDek, "other-key"), dec);
+  EXPECT_FALSE(st.ok());
+  EXPECT_TRUE(dec.plain().empty());
+  EXPECT_NE(st.error_message().find("old-vault"), std::string::npos) << st.error_message();
+}
+
+TEST_F(MigrationVault, KmsV2RefusesIt) {
+  v2::DecryptResponse dec;
+  grpc::Status st = client->decrypt(original_v1(kDek), "k", {}, dec);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(dec.plaintext().empty());
 }
 
 }  // namespace

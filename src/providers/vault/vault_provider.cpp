@@ -280,19 +280,12 @@ void VaultProvider::legacy_decrypt_impl(const CallOptions& options, ByteView cip
     Call c{"POST", config_.mount + "/decrypt/" + config_.key, std::move(body), true,
            "legacy decrypt"};
     call(op, std::move(c), deadline, [op](Error e, std::string answer) {
-      Result<SecretBytes> sent = e.ok() ? parse_decrypt_answer(answer) : Result<SecretBytes>(e);
-      if (!sent.ok()) return op->complete(sent.error(), SecretBytes());
-      // Trousseau v1 sent base64(plaintext) to Vault: decode it once more.
-      Bytes plain;
-      if (!base64_decode(as_chars(sent->view()), plain)) {
-        secure_wipe(plain);
-        return op->complete(integrity_error("legacy decrypt: Vault's plaintext is not the base64 "
-                                            "text Trousseau v1 sent"),
-                            SecretBytes());
-      }
-      SecretBytes out(plain);
-      secure_wipe(plain);
-      op->complete(Error(), std::move(out));
+      // Trousseau v1 sent base64(DEK) as Vault's `plaintext`, which the API
+      // decodes: Vault holds the DEK itself, and its answer's one base64
+      // layer (removed by parse_decrypt_answer) is the one v1 removed.
+      Result<SecretBytes> plain = e.ok() ? parse_decrypt_answer(answer) : Result<SecretBytes>(e);
+      if (!plain.ok()) return op->complete(plain.error(), SecretBytes());
+      op->complete(Error(), std::move(plain.value()));
     });
   });
 }

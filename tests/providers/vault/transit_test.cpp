@@ -232,10 +232,10 @@ TEST_F(VaultTransitTest, APassedDeadlineIsDeadlineExceeded) {
 TEST_F(VaultTransitTest, OpensTrousseauV1Ciphertexts) {
   vault().create_key("k");
   auto p = make();
-  // Trousseau v1 sent base64(DEK) as Vault's plaintext, which the API
-  // carries base64-encoded once more.
+  // Trousseau v1 sent base64(DEK) as Vault's `plaintext`, the API's own
+  // encoding: Vault encrypted the DEK itself.
   const std::string dek = "0123456789abcdef0123456789abcdef";
-  const std::string v1 = vault().encrypt("k", base64_encode(as_bytes(base64_encode(as_bytes(dek)))));
+  const std::string v1 = vault().encrypt("k", base64_encode(as_bytes(dek)));
   ASSERT_EQ(v1.rfind("vault:v1:", 0), 0u) << v1;
   auto [e, plain] = legacy(*p, v1);
   ASSERT_TRUE(e.ok()) << e.message();
