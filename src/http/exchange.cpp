@@ -274,6 +274,17 @@ void Exchange::finish(Error error, Response response) {
   if (request_.sensitive) {
     secure_wipe(request_.body);
     secure_wipe(wire_.body());
+    // A bearer token travels in Authorization. Beast keeps each field in a
+    // heap block of its own, which it would free unwiped: wipe it in place.
+    for (Header& h : request_.headers) {
+      if (iequals(h.name, "Authorization")) secure_wipe(h.value);
+    }
+    for (auto& field : wire_) {
+      if (field.name() != beast::http::field::authorization) continue;
+      const std::string_view v = field.value();
+      secure_wipe(std::span<std::uint8_t>(
+          reinterpret_cast<std::uint8_t*>(const_cast<char*>(v.data())), v.size()));
+    }
   }
   complete_on_executor(std::move(handler_), pool_->io, std::move(error), std::move(response));
 }
