@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/log.hpp"
 #include "envelope/format.hpp"
 #include "keyvault_double.hpp"
 #include "providers/registry.hpp"
@@ -303,6 +304,34 @@ TEST_F(AzureKvVaultTest, ATokenForAnotherCloudIsRefusedAtStart) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code(), Code::permission_denied) << p.error().message();
   EXPECT_NE(p.error().message().find("AADSTS70011"), std::string::npos) << p.error().message();
+}
+
+TEST_F(AzureKvVaultTest, NoSecretTokenOrShareReachesTheLogsOrErrors) {
+  double_->create_key("quiet", "RSA");
+  log::set_level(log::Level::debug);
+  ::testing::internal::CaptureStderr();
+  std::string errors;
+  {
+    auto p = make("quiet");
+    ASSERT_TRUE(p);
+    auto [e, w] = wrap(*p, context, share.view());
+    ASSERT_TRUE(e.ok()) << e.message();
+    auto [e2, back] = unwrap(*p, context, w);
+    ASSERT_TRUE(e2.ok()) << e2.message();
+    double_->advance_clock(4000);  // a refused token, a challenge and a new token
+    WrapResult bad = w;
+    bad.wrapped[10] ^= 1;
+    errors += unwrap(*p, context, bad).first.message();
+    errors += unwrap(*p, envelope::share_context(kNonce, 2, 2), w).first.message();
+  }
+  const std::string logged = ::testing::internal::GetCapturedStderr() + errors;
+  log::set_level(log::Level::info);
+  const Bytes plain(share.view().begin(), share.view().end());
+  for (const std::string& secret : {std::string(KeyVaultDouble::kSecret), hex_encode(plain),
+                                    base64_encode(plain), std::string("Bearer ")}) {
+    EXPECT_EQ(logged.find(secret), std::string::npos) << secret;
+  }
+  EXPECT_NE(logged.find("obtained an Entra access token"), std::string::npos);  // we did capture
 }
 
 /// Tests that hold the provider's clock still and move it themselves.
