@@ -502,6 +502,25 @@ TEST_F(AzureKvAuthTest, ManagedIdentityThroughImds) {
   round_trip("by-imds", double_->auth_managed(), "/metadata/identity/oauth2/token");
 }
 
+TEST_F(AzureKvAuthTest, WorkloadIdentityTakesWhatTheWebhookInjects) {
+  double_->create_key("by-webhook", "RSA");
+  // As the AKS workload identity webhook sets them in the pod.
+  ::setenv("AZURE_TENANT_ID", KeyVaultDouble::kTenant, 1);
+  ::setenv("AZURE_CLIENT_ID", KeyVaultDouble::kClientId, 1);
+  ::setenv("AZURE_FEDERATED_TOKEN_FILE", double_->federated_token_file().c_str(), 1);
+  ::setenv("AZURE_AUTHORITY_HOST", (double_->url() + "/").c_str(), 1);
+  auto p = runner.create(with_auth("by-webhook", "{method: workload_identity}"));
+  for (const char* v : {"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST"}) {
+    ::unsetenv(v);
+  }
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  EXPECT_TRUE(wrap(**p, context, share.view()).first.ok());
+  // Without them there is nothing to go on.
+  auto none = runner.create(with_auth("by-webhook", "{method: workload_identity}"));
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code(), Code::failed_precondition) << none.error().message();
+}
+
 TEST_F(AzureKvAuthTest, AWrongSecretIsRefusedWithEntrasCode) {
   double_->create_key("wrong-secret", "RSA");
   testkit::TempDir dir;

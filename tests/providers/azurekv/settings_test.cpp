@@ -1,6 +1,11 @@
 // Parsing of the azurekv entry: every problem reported with its path, no I/O.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
+#include "azurekv_test_paths.hpp"
+
 #include "providers/azurekv/settings.hpp"
 #include "support/provider_entry.hpp"
 
@@ -86,6 +91,26 @@ TEST(AzureKvSettings, EachAuthMethodNeedsItsOwnKeysOnly) {
 
 TEST(AzureKvSettings, AuthIsRequired) {
   EXPECT_TRUE(mentions(parse("vault_url: 'https://kv1.vault.azure.net', key_name: k"), "method"));
+}
+
+TEST(AzureKvSettings, TheExampleConfigurationParses) {
+  std::ifstream in(AZUREKV_CONFIG_EXAMPLE);
+  std::stringstream text;
+  text << in.rdbuf();
+  settings::Diagnostics diag;
+  std::optional<settings::Node> root = settings::Node::parse_yaml(text.str(), diag);
+  ASSERT_TRUE(root.has_value());
+  int parsed = 0;
+  for (settings::Node& entry : root->sequence("providers")) {
+    (void)entry.string("name");
+    if (entry.string("type") != "azurekv") continue;
+    (void)entry.duration("timeout", std::chrono::seconds(1), std::chrono::milliseconds(1), std::chrono::hours(1));
+    auto s = parse_settings(entry);
+    entry.reject_unknown_keys();
+    ++parsed;
+  }
+  EXPECT_EQ(parsed, 2);
+  EXPECT_TRUE(diag.ok()) << diag.errors()[0];
 }
 
 }  // namespace
