@@ -2,6 +2,8 @@
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <charconv>
 #include <optional>
 
@@ -25,21 +27,10 @@ constexpr SecretFileRules kMountedFileRules{.what = "credential file",
                                             .private_mode = false,
                                             .owner_check = false};
 
+/// Percent-encodes all but RFC 3986's unreserved characters: safe in a
+/// form body and in a query.
 std::string form_encode(std::string_view v) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(v.size() * 3);
-  for (unsigned char c : v) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
+  return boost::urls::encode(v, boost::urls::unreserved_chars);
 }
 
 /// The file's content without trailing newlines, as a view into `content`.

@@ -171,6 +171,9 @@ Error map_kv_error(std::string_view operation, const http::Response& response, b
   }
 }
 
+// The challenge is read by hand: it is one header whose two quoted
+// parameters we need, and neither Boost nor OpenSSL parses RFC 9110 auth
+// parameters. Only the resource is used, and only to compare it with ours.
 std::string challenge_resource(const http::Response& response) {
   const std::string* h = response.header("WWW-Authenticate");
   if (h == nullptr) return {};
