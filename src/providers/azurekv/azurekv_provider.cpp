@@ -52,33 +52,37 @@ AzureKvProvider::AzureKvProvider(std::string name, asio::any_io_executor executo
       executor_(std::move(executor)),
       api_(std::move(api)),
       config_(std::move(config)),
-      kid_(config_.kid) {}
+      kid_(config_.kid),
+      algorithm_(config_.algorithm) {}
 
-std::string AzureKvProvider::current_kid() const {
+std::optional<AzureKvProvider::Current> AzureKvProvider::current() const {
   std::lock_guard lock(mutex_);
-  return kid_;
+  if (kid_.empty() || !algorithm_) return std::nullopt;
+  return Current{kid_, *algorithm_};
 }
 
 std::string AzureKvProvider::key_identity() const {
-  return current_kid() + " " + std::string(algorithm_name(config_.algorithm));
+  std::optional<Current> c = current();
+  if (!c) return api_->vault().scheme + "://" + api_->vault().host_header() + "/keys/" + config_.key_name + " unresolved";
+  return c->kid + " " + std::string(algorithm_name(c->algorithm));
 }
 
-void AzureKvProvider::set_kid(const std::string& kid) {
+void AzureKvProvider::set_current(const std::string& kid, Algorithm algorithm) {
   std::lock_guard lock(mutex_);
-  if (kid == kid_) return;
-  log::info("key version changed", {{"provider", name()}, {"from", kid_}, {"to", kid}});
+  if (kid == kid_ && algorithm_ == algorithm) return;
+  log::info("key version changed", {{"provider", name()},
+                                     {"from", kid_.empty() ? std::string("unresolved") : kid_},
+                                     {"to", kid},
+                                     {"algorithm", algorithm_name(algorithm)}});
   kid_ = kid;
+  algorithm_ = algorithm;
 }
 
 bool AzureKvProvider::owns_key_version(std::string_view key_version) const {
+  // The configured vault (scheme, host, port), a key name we were given,
+  // and a well-formed version: parse_kid checks all but the name.
   std::optional<Kid> k = parse_kid(key_version, api_->vault());
   if (!k) return false;
-  // Exactly as the vault wrote it when we wrapped: the same origin text.
-  const std::string current = current_kid();
-  if (current.compare(0, k->origin.size(), k->origin) != 0 ||
-      current.size() <= k->origin.size() || current[k->origin.size()] != '/') {
-    return false;
-  }
   return k->name == config_.key_name ||
          std::find(config_.previous_key_names.begin(), config_.previous_key_names.end(), k->name) !=
              config_.previous_key_names.end();
@@ -86,11 +90,10 @@ bool AzureKvProvider::owns_key_version(std::string_view key_version) const {
 
 template <typename Op, typename F>
 void AzureKvProvider::remote_wrap(const std::shared_ptr<Op>& op, const std::string& kid,
-                                  const SecretBytes& key, ByteView aad, http::Deadline deadline,
-                                  F&& next) {
+                                  Algorithm a, const SecretBytes& key, ByteView aad,
+                                  http::Deadline deadline, F&& next) {
   std::optional<Kid> k = parse_kid(kid, api_->vault());
   if (!k) return next(internal_error("current key id " + quote(kid) + " does not parse"), Bytes());
-  const Algorithm a = config_.algorithm;
   const bool gcm = a == Algorithm::a256gcm;
   KvCall call{gcm ? "encrypt" : "wrapkey", "POST", op_path(*k, a, true),
               operation_request(algorithm_name(a), key.view(), gcm ? aad : ByteView()), true, false};
@@ -162,8 +165,17 @@ void AzureKvProvider::wrap_impl(const CallOptions& options, ByteView context, By
   auto op = std::make_shared<Operation<Error, WrapResult>>(executor_, options.lease,
                                                            std::move(handler));
   op->listen_for_cancellation();
-  const Algorithm a = config_.algorithm;
-  const std::string kid = current_kid();
+  const std::optional<Current> now = current();
+  if (!now) {
+    asio::post(op->strand(), [op] {
+      op->complete(unavailable("the key's current version is not resolved yet (the vault was "
+                               "unreachable at start-up); a probe resolves it"),
+                   WrapResult());
+    });
+    return;
+  }
+  const Algorithm a = now->algorithm;
+  const std::string kid = now->kid;
   // Step 2 of share_binding.hpp now, while we hold the share (borrowed for
   // this call only); step 3 on the strand.
   auto key = std::make_shared<SecretBytes>(SecretBytes::random(kKeySize));
@@ -172,7 +184,7 @@ void AzureKvProvider::wrap_impl(const CallOptions& options, ByteView context, By
   asio::post(op->strand(), [this, op, kid, key, a, sealed = std::move(sealed), aad = std::move(aad),
                             deadline = options.deadline]() mutable {
     if (!sealed.ok()) return op->complete(sealed.error(), WrapResult());
-    remote_wrap(op, kid, *key, aad, deadline,
+    remote_wrap(op, kid, a, *key, aad, deadline,
                 [op, kid, key, a, sealed = std::move(sealed).value()](Error e, Bytes remote) mutable {
                   WrapResult result;
                   if (e.ok()) result = {join_wrapped(a, remote, sealed), kid};
@@ -226,12 +238,12 @@ void AzureKvProvider::probe_impl(const CallOptions& options,
   auto op = std::make_shared<Operation<Error>>(executor_, options.lease, std::move(handler));
   op->listen_for_cancellation();
   const auto deadline = options.deadline;  // the health monitor's probe budget, for every step
-  const Algorithm a = config_.algorithm;
-  asio::post(op->strand(), [this, op, deadline, a] {
+  asio::post(op->strand(), [this, op, deadline] {
     KvCall get{"get key", "GET", "/keys/" + config_.key_name, "", false, false};
-    api_->call(op, std::move(get), deadline, [this, op, deadline, a](Error e, std::string answer) {
+    api_->call(op, std::move(get), deadline, [this, op, deadline](Error e, std::string answer) {
       if (!e.ok()) return op->complete(e);
-      Result<KeyBundle> b = parse_key_bundle(answer, wrap_operation(a), unwrap_operation(a));
+      // key_ops are checked once the algorithm is known, below.
+      Result<KeyBundle> b = parse_key_bundle(answer, "", "");
       if (!b.ok()) return op->complete(b.error().prefixed("get key"));
       std::optional<Kid> k = parse_kid(b->kid, api_->vault());
       if (!k || k->name != config_.key_name) {
@@ -239,18 +251,22 @@ void AzureKvProvider::probe_impl(const CallOptions& options,
                                             quote(b->kid) + ", not a version of " +
                                             config_.key_name));
       }
+      Result<Algorithm> chosen = choose_algorithm(config_.configured_algorithm, b->kty);
+      if (!chosen.ok()) return op->complete(chosen.error().prefixed("get key"));
+      const Algorithm a = *chosen;
       if (!b->enabled) return op->complete(unavailable("get key: the key is disabled"));
-      if (!b->can_wrap || !b->can_unwrap) {
+      Result<KeyBundle> ops = parse_key_bundle(answer, wrap_operation(a), unwrap_operation(a));
+      if (!ops.ok() || !ops->can_wrap || !ops->can_unwrap) {
         return op->complete(unavailable("get key: the key's key_ops lack " +
                                         std::string(wrap_operation(a)) + " or " +
                                         std::string(unwrap_operation(a))));
       }
-      set_kid(b->kid);
+      set_current(b->kid, a);
       auto zero = std::make_shared<SecretBytes>(kKeySize);
       std::fill(zero->data(), zero->data() + zero->size(), std::uint8_t{0});
       const Bytes aad = binding_aad(a, as_bytes(kProbeContext));
       const std::string kid = b->kid;
-      remote_wrap(op, kid, *zero, aad, deadline,
+      remote_wrap(op, kid, a, *zero, aad, deadline,
                   [this, op, kid, a, aad, deadline, zero](Error e2, Bytes remote) {
                     if (!e2.ok()) return op->complete(e2);
                     remote_unwrap(op, kid, a, remote, aad, deadline,

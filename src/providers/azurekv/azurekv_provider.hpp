@@ -43,15 +43,19 @@ class AzureKvProvider final : public Provider {
   struct Config {
     std::string key_name;
     std::vector<std::string> previous_key_names;
-    Algorithm algorithm = Algorithm::rsa_oaep_256;
-    std::string kid;  ///< the current version, resolved at start-up
+    std::string configured_algorithm;    ///< the `algorithm` setting; empty: from the key type
+    std::optional<Algorithm> algorithm;  ///< resolved with the key
+    /// The current version, resolved at start-up; empty when the vault was
+    /// unreachable then (the first successful probe resolves it).
+    std::string kid;
   };
 
   AzureKvProvider(std::string name, asio::any_io_executor executor,
                   std::unique_ptr<KeyVaultApi> api, Config config);
 
   /// "<kid> <algorithm>": the current version, refreshed by every probe, so
-  /// a rotation in the vault changes it (and the plugin's key_id).
+  /// a rotation in the vault changes it (and the plugin's key_id). Before
+  /// the key is first resolved: "<vault>/keys/<name> unresolved".
   std::string key_identity() const override;
   bool owns_key_version(std::string_view key_version) const override;
 
@@ -68,19 +72,25 @@ class AzureKvProvider final : public Provider {
   /// The vault half of wrapping `key` under `kid` (its answer must name
   /// `kid`): the remote bytes of share_binding.hpp.
   template <typename Op, typename F>
-  void remote_wrap(const std::shared_ptr<Op>& op, const std::string& kid, const SecretBytes& key,
-                   ByteView aad, http::Deadline deadline, F&& next);
+  void remote_wrap(const std::shared_ptr<Op>& op, const std::string& kid, Algorithm a,
+                   const SecretBytes& key, ByteView aad, http::Deadline deadline, F&& next);
   template <typename Op, typename F>
   void remote_unwrap(const std::shared_ptr<Op>& op, const std::string& kid, Algorithm a,
                      ByteView remote, ByteView aad, http::Deadline deadline, F&& next);
-  std::string current_kid() const;
-  void set_kid(const std::string& kid);
+  struct Current {
+    std::string kid;
+    Algorithm algorithm;
+  };
+  /// The version and algorithm a wrap uses now; nullopt until resolved.
+  std::optional<Current> current() const;
+  void set_current(const std::string& kid, Algorithm algorithm);
 
   asio::any_io_executor executor_;
   std::unique_ptr<KeyVaultApi> api_;
   const Config config_;
   mutable std::mutex mutex_;
-  std::string kid_;
+  std::string kid_;                     ///< under mutex_
+  std::optional<Algorithm> algorithm_;  ///< under mutex_
 };
 
 }  // namespace trousseau::providers::azurekv

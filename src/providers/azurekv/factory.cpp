@@ -44,24 +44,6 @@ Result<std::string> call_now(KeyVaultApi& api, asio::io_context& io, KvCall call
   return out ? std::move(*out) : Result<std::string>(internal_error(what + " never completed"));
 }
 
-/// The algorithm for a key type: the configured one if the type offers it.
-Result<Algorithm> choose_algorithm(const std::string& configured, const std::string& kty) {
-  const bool rsa = kty == "RSA" || kty == "RSA-HSM";
-  const bool oct = kty == "oct" || kty == "oct-HSM";
-  if (!rsa && !oct) {
-    return Error(Code::failed_precondition,
-                 "key type " + quote(kty) + " cannot wrap (use an RSA, RSA-HSM or oct-HSM key)");
-  }
-  if (configured.empty()) return rsa ? Algorithm::rsa_oaep_256 : Algorithm::a256kw;
-  const Algorithm a = *algorithm_from_name(configured);
-  if (rsa != (a == Algorithm::rsa_oaep_256)) {
-    return Error(Code::failed_precondition,
-                 "algorithm " + configured + " does not fit key type " + quote(kty) +
-                     (rsa ? " (RSA keys use RSA-OAEP-256)" : " (oct keys use A256KW or A256GCM)"));
-  }
-  return a;
-}
-
 class AzureKvFactory final : public ProviderFactory {
  public:
   std::string_view type() const override { return "azurekv"; }
@@ -124,8 +106,12 @@ class AzureKvFactory final : public ProviderFactory {
     };
 
     // Resolve the key's current version (and type) on a private
-    // io_context, within one start-up budget.
-    AzureKvProvider::Config config{s.key_name, s.previous_key_names, Algorithm::rsa_oaep_256, ""};
+    // io_context, within one start-up budget. A vault or Entra that cannot
+    // be reached now does not stop the plugin: it starts with the key
+    // unresolved, and the first probe that reaches the vault resolves it.
+    // Anything else (a missing key, a refused credential, an algorithm the
+    // key lacks) is a configuration error.
+    AzureKvProvider::Config config{s.key_name, s.previous_key_names, s.algorithm, std::nullopt, ""};
     {
       const http::Deadline deadline = Clock::now() + kStartupBudget;
       asio::io_context io;
@@ -134,25 +120,31 @@ class AzureKvFactory final : public ProviderFactory {
       log::info("Azure credentials", {{"provider", name}, {"source", (*api)->tokens().describe()}});
       Result<std::string> got =
           call_now(**api, io, KvCall{"get key", "GET", "/keys/" + s.key_name, "", false, false}, deadline);
-      if (!got.ok()) return got.error().prefixed("cannot resolve key " + quote(s.key_name));
-      Result<KeyBundle> bundle = parse_key_bundle(*got, "wrapKey", "unwrapKey");
-      if (!bundle.ok()) return bundle.error().prefixed("cannot resolve key " + quote(s.key_name));
-      std::optional<Kid> kid = parse_kid(bundle->kid, *vault);
-      if (!kid || kid->name != s.key_name) {
-        return Error(Code::failed_precondition,
-                     "the vault answered with key id " + quote(bundle->kid) + ", not a version of " +
-                         s.key_name + " in " + s.vault_url);
-      }
-      Result<Algorithm> alg = choose_algorithm(s.algorithm, bundle->kty);
-      if (!alg.ok()) return alg.error();
-      config.algorithm = *alg;
-      config.kid = bundle->kid;
-      if (!bundle->enabled) {
-        log::warn("Key Vault key is disabled", {{"provider", name}, {"kid", bundle->kid}});
+      Result<KeyBundle> bundle = got.ok() ? parse_key_bundle(*got, "wrapKey", "unwrapKey")
+                                          : Result<KeyBundle>(got.error());
+      if (!bundle.ok() && is_transient(bundle.error().code())) {
+        log::warn("Key Vault unreachable at start-up; the key is resolved by the first probe that reaches it",
+                  {{"provider", name}, {"error", bundle.error().message()}});
+      } else if (!bundle.ok()) {
+        return bundle.error().prefixed("cannot resolve key " + quote(s.key_name));
+      } else {
+        std::optional<Kid> kid = parse_kid(bundle->kid, *vault);
+        if (!kid || kid->name != s.key_name) {
+          return Error(Code::failed_precondition,
+                       "the vault answered with key id " + quote(bundle->kid) + ", not a version of " +
+                           s.key_name + " in " + s.vault_url);
+        }
+        Result<Algorithm> alg = choose_algorithm(s.algorithm, bundle->kty);
+        if (!alg.ok()) return alg.error();
+        config.algorithm = *alg;
+        config.kid = bundle->kid;
+        if (!bundle->enabled) {
+          log::warn("Key Vault key is disabled", {{"provider", name}, {"kid", bundle->kid}});
+        }
+        log::info("resolved Key Vault key",
+                  {{"provider", name}, {"kid", config.kid}, {"algorithm", algorithm_name(*config.algorithm)}});
       }
     }
-    log::info("resolved Key Vault key",
-              {{"provider", name}, {"kid", config.kid}, {"algorithm", algorithm_name(config.algorithm)}});
     if (!s.previous_key_names.empty()) {
       log::info("unwrap also accepts previous key names",
                 {{"provider", name}, {"previous_key_names", join(s.previous_key_names)}});

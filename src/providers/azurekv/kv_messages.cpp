@@ -166,6 +166,8 @@ Error map_kv_error(std::string_view operation, const http::Response& response, b
       return Error(Code::permission_denied, what);
     case 400:
       return opening ? integrity_error(what) : invalid_argument(what);
+    case 404:
+      return Error(Code::failed_precondition, what);
     default:
       return unavailable(what);
   }

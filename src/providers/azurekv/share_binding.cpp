@@ -26,6 +26,23 @@ std::optional<Algorithm> algorithm_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+Result<Algorithm> choose_algorithm(std::string_view configured, std::string_view kty) {
+  const bool rsa = kty == "RSA" || kty == "RSA-HSM";
+  const bool oct = kty == "oct" || kty == "oct-HSM";
+  const std::string type = "key type \"" + std::string(kty.substr(0, 32)) + "\"";
+  if (!rsa && !oct) {
+    return Error(Code::failed_precondition, type + " cannot wrap (use an RSA, RSA-HSM or oct-HSM key)");
+  }
+  if (configured.empty()) return rsa ? Algorithm::rsa_oaep_256 : Algorithm::a256kw;
+  const std::optional<Algorithm> a = algorithm_from_name(configured);
+  if (!a || rsa != (*a == Algorithm::rsa_oaep_256)) {
+    return Error(Code::failed_precondition,
+                 "algorithm " + std::string(configured) + " does not fit " + type +
+                     (rsa ? " (RSA keys use RSA-OAEP-256)" : " (oct keys use A256KW or A256GCM)"));
+  }
+  return *a;
+}
+
 std::string_view wrap_operation(Algorithm a) { return a == Algorithm::a256gcm ? "encrypt" : "wrapKey"; }
 std::string_view unwrap_operation(Algorithm a) { return a == Algorithm::a256gcm ? "decrypt" : "unwrapKey"; }
 

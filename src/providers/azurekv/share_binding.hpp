@@ -41,6 +41,11 @@ enum class Algorithm : std::uint8_t {
 /// "RSA-OAEP-256", "A256KW", "A256GCM": the JWA names Key Vault uses.
 std::string_view algorithm_name(Algorithm a);
 std::optional<Algorithm> algorithm_from_name(std::string_view name);
+/// The algorithm for a key type ("RSA", "RSA-HSM", "oct", "oct-HSM"):
+/// `configured` if the type offers it, else the type's default
+/// (RSA-OAEP-256, A256KW) when `configured` is empty. failed_precondition
+/// for a type that cannot wrap or an algorithm it lacks.
+Result<Algorithm> choose_algorithm(std::string_view configured, std::string_view kty);
 /// The key operations an algorithm uses: wrapKey/unwrapKey or encrypt/decrypt.
 std::string_view wrap_operation(Algorithm a);
 std::string_view unwrap_operation(Algorithm a);

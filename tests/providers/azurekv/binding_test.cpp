@@ -106,7 +106,9 @@ TEST(KvMessages, ErrorsMapByStatusAndOperation) {
   r.body = R"({"error":{"code":"BadParameter","message":"Decryption failed."}})";
   EXPECT_EQ(map_kv_error("unwrapkey", r, true).code(), Code::integrity);
   EXPECT_EQ(map_kv_error("wrapkey", r, false).code(), Code::invalid_argument);
-  for (unsigned s : {404u, 429u, 500u, 503u}) {
+  r.status = 404;
+  EXPECT_EQ(map_kv_error("get key", r, false).code(), Code::failed_precondition);
+  for (unsigned s : {429u, 500u, 503u}) {
     r.status = s;
     EXPECT_EQ(map_kv_error("wrapkey", r, false).code(), Code::unavailable) << s;
   }

@@ -294,6 +294,25 @@ TEST_F(AzureKvVaultTest, AMissingKeyFailsAtStartNamingIt) {
   ASSERT_FALSE(p.ok());
   EXPECT_NE(p.error().message().find("never-created"), std::string::npos) << p.error().message();
   EXPECT_NE(p.error().message().find("KeyNotFound"), std::string::npos) << p.error().message();
+  EXPECT_EQ(p.error().code(), Code::failed_precondition);
+}
+
+TEST_F(AzureKvVaultTest, AVaultDownAtStartIsResolvedByTheFirstProbeThatReachesIt) {
+  const std::string kid = double_->create_key("late", "RSA");
+  double_->fail("/keys/late", 4, 503, 0);  // every attempt of the start-up GET
+  auto made = runner.create(double_->entry("late"));
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  Provider& p = **made;
+  EXPECT_EQ(p.key_identity(), double_->url() + "/keys/late unresolved");
+  const int before = double_->count("/keys/late");
+  auto [e, w] = wrap(p, context, share.view());
+  EXPECT_EQ(e.code(), Code::unavailable) << e.message();
+  EXPECT_EQ(double_->count("/keys/late"), before);  // nothing sent under no version
+  ASSERT_TRUE(probe(p).ok());
+  EXPECT_EQ(p.key_identity(), kid + " RSA-OAEP-256");
+  auto [e2, w2] = wrap(p, context, share.view());
+  ASSERT_TRUE(e2.ok()) << e2.message();
+  EXPECT_EQ(w2.key_version, kid);
 }
 
 TEST_F(AzureKvVaultTest, ATokenForAnotherCloudIsRefusedAtStart) {
