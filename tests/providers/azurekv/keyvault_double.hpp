@@ -24,6 +24,9 @@ class KeyVaultDouble {
   struct Options {
     std::string flavour = "vault";  ///< or "managedhsm"
     std::string resource;           ///< the token audience; empty: the flavour's public cloud
+    /// Another double's pki_dir(): serve with its certificates, so that one
+    /// CA file trusts both (test_pki.py names every CA alike).
+    std::string pki_from;
   };
 
   /// Makes the PKI (test_pki.py, with a federated token), starts the
@@ -40,6 +43,7 @@ class KeyVaultDouble {
 
   const std::string& url() const { return url_; }  ///< "https://127.0.0.1:PORT"
   std::string scope() const { return resource_ + "/.default"; }
+  std::string pki_dir() const { return dir_.path().string(); }
   std::string ca_file() const { return dir_.file("ca.pem"); }
   std::string client_pem() const { return dir_.file("client.pem"); }  ///< certificate + key
   std::string federated_token_file() const { return dir_.file("federated-token"); }

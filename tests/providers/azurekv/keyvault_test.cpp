@@ -315,6 +315,23 @@ TEST_F(AzureKvVaultTest, AVaultDownAtStartIsResolvedByTheFirstProbeThatReachesIt
   EXPECT_EQ(w2.key_version, kid);
 }
 
+TEST_F(AzureKvVaultTest, AChallengeForAnotherResourceGetsNoTokenForIt) {
+  // Tokens from this suite's Entra (public cloud), the vault another cloud's.
+  KeyVaultDouble gov({.flavour = "vault", .resource = "https://vault.usgovcloudapi.net",
+                      .pki_from = double_->pki_dir()});
+  ASSERT_TRUE(gov.running());
+  gov.create_key("elsewhere", "RSA");
+  const std::string token_path = "/" + std::string(KeyVaultDouble::kTenant) + "/oauth2/v2.0/token";
+  const int tokens = double_->count(token_path);
+  auto p = runner.create("vault_url: '" + gov.url() + "', key_name: elsewhere, scope: '" + double_->scope() +
+                         "', ca_file: " + double_->ca_file() + ", auth: " + double_->auth_secret());
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code(), Code::permission_denied) << p.error().message();
+  EXPECT_NE(p.error().message().find("usgovcloudapi"), std::string::npos) << p.error().message();
+  EXPECT_EQ(double_->count(token_path), tokens + 1);  // ours only, none for the other resource
+  EXPECT_EQ(gov.count("/keys/elsewhere", 401), 1);    // and it was not sent again
+}
+
 TEST_F(AzureKvVaultTest, ATokenForAnotherCloudIsRefusedAtStart) {
   double_->create_key("sovereign", "RSA");
   std::string entry = double_->entry("sovereign");
@@ -431,7 +448,7 @@ TEST_F(AzureKvTimeTest, TheDeadlineEndsACallThatWouldWaitPastIt) {
 /// Managed HSM: oct-HSM keys with AES key wrap and AES-GCM.
 class AzureKvHsmTest : public AzureKvVaultTest {
  protected:
-  static void SetUpTestSuite() { double_ = new KeyVaultDouble({.flavour = "managedhsm", .resource = ""}); }
+  static void SetUpTestSuite() { double_ = new KeyVaultDouble({.flavour = "managedhsm", .resource = "", .pki_from = ""}); }
 };
 
 TEST_F(AzureKvHsmTest, AnOctKeyWrapsWithA256KWByDefault) {
