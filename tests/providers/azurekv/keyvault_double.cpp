@@ -29,6 +29,13 @@ std::string read_all(const std::string& path) {
   return ss.str();
 }
 
+/// Debian's interpreter, which imports Debian's python3-cryptography
+/// (scripts/install-deps --test), even when a pyenv python3 comes first on
+/// PATH (scripts/test puts one there for moto); any python3 elsewhere.
+std::string python3() {
+  return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
 std::string form_encode(const std::string& v) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -54,7 +61,7 @@ KeyVaultDouble::KeyVaultDouble(Options options) {
                   : options.resource;
   CommandResult pki;
   if (options.pki_from.empty()) {
-    pki = run_command({"/usr/bin/env", "python3", here + "/test_pki.py", dir_.path().string(),
+    pki = run_command({"/usr/bin/env", python3(), here + "/test_pki.py", dir_.path().string(),
                        "--federated-issuer", kIssuer});
   } else {
     pki.exit_code = 0;
@@ -72,7 +79,7 @@ KeyVaultDouble::KeyVaultDouble(Options options) {
   const std::string ready = dir_.file("ready");
   const std::string log = dir_.file("double.log");
   std::vector<std::string> args = {
-      "python3", here + "/keyvault_double.py", "--port", "0", "--ready-file", ready,
+      python3(), here + "/keyvault_double.py", "--port", "0", "--ready-file", ready,
       "--tls-cert", dir_.file("server.pem"), "--tls-key", dir_.file("server-key.pem"),
       "--flavour", options.flavour, "--resource", resource_, "--tenant", kTenant,
       "--client-id", kClientId, "--client-secret", kSecret,
@@ -96,7 +103,7 @@ KeyVaultDouble::KeyVaultDouble(Options options) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    ::execvp("python3", argv.data());
+    ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
   ::close(fds[0]);
