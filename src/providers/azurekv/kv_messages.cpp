@@ -167,7 +167,10 @@ Error map_kv_error(std::string_view operation, const http::Response& response, b
     case 400:
       return opening ? integrity_error(what) : invalid_argument(what);
     case 404:
-      return Error(Code::failed_precondition, what);
+      // On unwrap the share named the version: a version that does not
+      // exist is the envelope's fault, and must not count against our
+      // health (anyone who can write an envelope could trip the breaker).
+      return opening ? invalid_argument(what) : Error(Code::failed_precondition, what);
     default:
       return unavailable(what);
   }

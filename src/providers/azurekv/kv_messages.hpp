@@ -63,8 +63,9 @@ KvError parse_kv_error(std::string_view body);
 ///  - 401, 403 → permission_denied (403 names innerError, e.g. KeyDisabled);
 ///  - 400 → integrity for an unwrap (`opening`: the data did not decrypt
 ///    under the key), else invalid_argument;
-///  - 404 → failed_precondition (the key or version does not exist: the
-///    configuration, not the network, is at fault);
+///  - 404 → on an unwrap invalid_argument (the share names a version the
+///    vault does not have), else failed_precondition (the configured key
+///    does not exist);
 ///  - 429, 5xx and anything else → unavailable.
 Error map_kv_error(std::string_view operation, const http::Response& response, bool opening);
 

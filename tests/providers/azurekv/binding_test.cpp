@@ -108,6 +108,7 @@ TEST(KvMessages, ErrorsMapByStatusAndOperation) {
   EXPECT_EQ(map_kv_error("wrapkey", r, false).code(), Code::invalid_argument);
   r.status = 404;
   EXPECT_EQ(map_kv_error("get key", r, false).code(), Code::failed_precondition);
+  EXPECT_EQ(map_kv_error("unwrapkey", r, true).code(), Code::invalid_argument);
   for (unsigned s : {429u, 500u, 503u}) {
     r.status = s;
     EXPECT_EQ(map_kv_error("wrapkey", r, false).code(), Code::unavailable) << s;

@@ -203,6 +203,20 @@ TEST_F(AzureKvVaultTest, ForeignKeyVersionsAreRefusedWithoutAnyRequest) {
   EXPECT_EQ(double_->count("/keys/"), before);
 }
 
+TEST_F(AzureKvVaultTest, AVersionOfOurKeyThatDoesNotExistIsTheEnvelopesFault) {
+  const std::string kid = double_->create_key("versions", "RSA");
+  auto p = make("versions");
+  ASSERT_TRUE(p);
+  auto [e, w] = wrap(*p, context, share.view());
+  ASSERT_TRUE(e.ok()) << e.message();
+  // Well formed, of our key, owned, but never made: the vault answers 404.
+  const std::string made_up = kid.substr(0, kid.rfind('/') + 1) + std::string(32, 'f');
+  ASSERT_TRUE(p->owns_key_version(made_up));
+  auto [e2, back] = unwrap(*p, context, WrapResult{w.wrapped, made_up});
+  EXPECT_EQ(e2.code(), Code::invalid_argument) << e2.message();  // does not count against health
+  EXPECT_NE(e2.message().find("KeyNotFound"), std::string::npos) << e2.message();
+}
+
 TEST_F(AzureKvVaultTest, PreviousKeyNamesStillUnwrapButNeverWrap) {
   double_->create_key("old-name", "RSA");
   const std::string fresh = double_->create_key("new-name", "RSA");
