@@ -60,7 +60,9 @@ using ResponseSignature = void(Error, Response);
 ///     completes at once with what the last attempt gave. A failed TLS
 ///     handshake is not retried: certificate problems do not go away.
 ///     A reused keep-alive connection that turns out closed is replaced once
-///     without counting as an attempt.
+///     without counting as an attempt. A response's Retry-After (seconds)
+///     lengthens the pause to at least that; no retry is made when it would
+///     reach the deadline.
 ///  3. When retries run out: connection/TLS failures and 5xx complete with
 ///     Code::unavailable (5xx with the response too); 429 and retry_if
 ///     responses complete with an ok Error and the last response.

@@ -7,6 +7,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <optional>
+
 #include "common/completion.hpp"
 #include "common/secret.hpp"
 
@@ -20,6 +22,19 @@ namespace {
 std::string describe(const error_code& ec) {
   if (ec == beast::http::error::body_limit) return "response body too large";
   return ec.message();
+}
+
+/// The Retry-After header as a number of seconds (the HTTP-date form is
+/// not used by the KMSes we talk to, and is ignored).
+std::optional<std::chrono::seconds> retry_after(const Response& response) {
+  const std::string* h = response.header("Retry-After");
+  if (h == nullptr || h->empty() || h->size() > 6) return std::nullopt;
+  long seconds = 0;
+  for (char c : *h) {
+    if (c < '0' || c > '9') return std::nullopt;
+    seconds = seconds * 10 + (c - '0');
+  }
+  return std::chrono::seconds(seconds);
 }
 
 }  // namespace
@@ -217,7 +232,13 @@ void Exchange::retry_or_finish(Error error, Response response) {
     if (!error.ok()) error = error.prefixed("after " + std::to_string(attempts_) + " attempts");
     return finish(std::move(error), std::move(response));
   }
-  const Clock::duration pause = pool_->options.backoff(policy, attempts_ - 1);
+  Clock::duration pause = pool_->options.backoff(policy, attempts_ - 1);
+  // A server that says when to come back (Retry-After in seconds, as Azure
+  // sends with 429 and 503) is not asked sooner; if that is past the
+  // deadline, the answer stands now.
+  if (std::optional<std::chrono::seconds> after = retry_after(response); after && *after > pause) {
+    pause = *after;
+  }
   if (Clock::now() + pause >= deadline_) {
     return finish(std::move(error), std::move(response));  // no time for another try
   }
@@ -255,6 +276,17 @@ void Exchange::finish(Error error, Response response) {
   if (request_.sensitive) {
     secure_wipe(request_.body);
     secure_wipe(wire_.body());
+    // A bearer token travels in Authorization. Beast keeps each field in a
+    // heap block of its own, which it would free unwiped: wipe it in place.
+    for (Header& h : request_.headers) {
+      if (iequals(h.name, "Authorization")) secure_wipe(h.value);
+    }
+    for (auto& field : wire_) {
+      if (field.name() != beast::http::field::authorization) continue;
+      const std::string_view v = field.value();
+      secure_wipe(std::span<std::uint8_t>(
+          reinterpret_cast<std::uint8_t*>(const_cast<char*>(v.data())), v.size()));
+    }
   }
   complete_on_executor(std::move(handler_), pool_->io, std::move(error), std::move(response));
 }

@@ -54,9 +54,9 @@ struct Request {
   Url url;
   std::vector<Header> headers;  ///< sent as given; Host is added if absent
   std::string body;
-  /// The body (or its response) holds secret material: the client wipes the
-  /// buffers it owns once the exchange is over. Best effort: TLS library
-  /// buffers are out of reach.
+  /// The body (or its response), or the Authorization header, holds secret
+  /// material: the client wipes the buffers it owns once the exchange is
+  /// over. Best effort: TLS library buffers are out of reach.
   bool sensitive = false;
   /// Extra retry rule on top of 429 and 5xx, e.g. AWS's throttling errors
   /// that arrive as HTTP 400. Must be cheap and thread-safe.

@@ -1,7 +1,7 @@
 // The state shared by the steps of one provider operation that makes one or
 // more calls: its strand, its handler, the relay that forwards the
 // handler's cancellation slot to whichever call is running, and the
-// caller's lease. Shared by the HTTP providers (awskms, vault).
+// caller's lease. Shared by the HTTP providers (awskms, vault, azurekv).
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -19,7 +19,7 @@ namespace trousseau::providers {
 namespace asio = boost::asio;
 
 /// What the steps of an operation need, whatever its result type (so that
-/// KmsApi can check it without being a template). Everything but the
+/// an API class can check it without being a template). Everything but the
 /// constructor is called on strand().
 class OperationState {
  public:

@@ -376,6 +376,42 @@ TEST_F(HttpClientTest, ARetryWhosePauseWouldReachTheDeadlineIsNotMade) {
   EXPECT_EQ(client->waiting_to_retry(), 0u);
 }
 
+TEST_F(HttpClientTest, ARetryAfterLongerThanThePauseIsWaitedFor) {
+  trousseau::ManualTime time;
+  LocalHttpServer server;
+  Reply later = respond(429);
+  later.headers = {{"Retry-After", "2"}};
+  server.script({later, respond(200, "ok")});
+  ClientOptions options = plain({2, 100ms, 100ms});
+  options.backoff = fixed_pause(100ms);
+  auto client = make(options);
+  auto request = start(*client, get(server.url()), Clock::now() + 10s);
+  ASSERT_TRUE(wait_until([&] { return client->waiting_to_retry() == 1; }));
+  time.advance(1900ms);  // the backoff alone would have retried by now
+  EXPECT_EQ(server.requests(), 1) << "the retry went out before Retry-After";
+  EXPECT_FALSE(request->done());
+  time.advance(100ms);
+  Outcome o = request->outcome();
+  ASSERT_TRUE(o.error.ok()) << o.error.message();
+  EXPECT_EQ(o.response.body, "ok");
+  EXPECT_EQ(server.requests(), 2);
+}
+
+TEST_F(HttpClientTest, ARetryAfterPastTheDeadlineAnswersAtOnce) {
+  trousseau::ManualTime time;  // never advanced: the outcome must not wait for it
+  LocalHttpServer server;
+  Reply later = respond(503);
+  later.headers = {{"Retry-After", "30"}};
+  server.script({later});
+  ClientOptions options = plain({4, 100ms, 100ms});
+  options.backoff = fixed_pause(100ms);
+  auto client = make(options);
+  Outcome o = start(*client, get(server.url()), Clock::now() + 10s)->outcome();
+  EXPECT_EQ(o.error.code(), Code::unavailable) << o.error.message();
+  EXPECT_EQ(o.response.status, 503u);
+  EXPECT_EQ(server.requests(), 1);
+}
+
 TEST_F(HttpClientTest, CancellationDuringAPauseEndsTheRequest) {
   trousseau::ManualTime time;  // never advanced: the pause never ends by itself
   LocalHttpServer server;

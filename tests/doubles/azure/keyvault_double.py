@@ -553,6 +553,10 @@ class TlsServer(ThreadingHTTPServer):
     connects and never completes it (a provider test cancelling mid-way)
     must not stop the double from accepting others."""
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connections when a client
+    # opens dozens at once (the provider contract's 40 concurrent calls);
+    # they would then hang in the TLS handshake until the client's deadline.
+    request_queue_size = 128
 
     def __init__(self, address, handler, context):
         super().__init__(address, handler)
