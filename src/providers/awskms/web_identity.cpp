@@ -70,9 +70,9 @@ Result<Credentials> parse_assume_role_response(std::string_view xml) {
 
 CredentialChain::WebIdentity::WebIdentity(const asio::any_io_executor& ex)
     : executor(ex),
-      waiters_(ex, Error(Code::cancelled, "cancelled while waiting for STS"),
-               Error(Code::deadline_exceeded,
-                     "deadline exceeded while waiting for STS credentials")) {}
+      cache_(ex, CredentialChain::kFailureHoldOff,
+             Error(Code::cancelled, "cancelled while waiting for STS"),
+             Error(Code::deadline_exceeded, "deadline exceeded while waiting for STS credentials")) {}
 
 Result<std::unique_ptr<CredentialChain::WebIdentity>> CredentialChain::WebIdentity::create(
     const asio::any_io_executor& executor, const ChainOptions& options) {
@@ -113,33 +113,18 @@ Result<std::unique_ptr<CredentialChain::WebIdentity>> CredentialChain::WebIdenti
 
 void CredentialChain::WebIdentity::get(const std::shared_ptr<CredentialChain>& chain,
                                        http::Deadline deadline, Handler handler) {
-  const WallClock::time_point wall = options.wall_now();
-  std::unique_lock lock(mutex_);
-  if (current_ && (!current_->expiration || wall + kExpirySafety < *current_->expiration)) {
-    CredentialsPtr c = current_;
-    const bool due = current_->expiration && wall + options.refresh_margin >= *current_->expiration;
-    const bool start = due && !refreshing_ && Clock::now() >= retry_after_;
-    if (start) refreshing_ = true;
-    lock.unlock();
-    if (start) refresh(chain, deadline);  // in the background: this caller does not wait
-    return post_completion(executor, std::move(handler), Error(), std::move(c));
-  }
-  if (!refreshing_ && Clock::now() < retry_after_) {
-    Error e = last_error_;
-    lock.unlock();
-    return post_completion(executor, std::move(handler), std::move(e), CredentialsPtr());
-  }
-  waiters_.push(std::move(handler), deadline);
-  const bool start = !refreshing_;
-  refreshing_ = true;
-  lock.unlock();
-  if (start) refresh(chain, deadline);
+  using Freshness = CredentialCache<CredentialsPtr>::Freshness;
+  // Expiry is on the wall clock (ChainOptions::wall_now), as STS states it.
+  const bool fetch = cache_.get(deadline, std::move(handler), [this](const CredentialsPtr& c) {
+    if (!c->expiration) return Freshness::fresh;
+    const WallClock::time_point wall = options.wall_now();
+    if (wall + kExpirySafety >= *c->expiration) return Freshness::expired;
+    return wall + options.refresh_margin >= *c->expiration ? Freshness::due : Freshness::fresh;
+  });
+  if (fetch) refresh(chain, deadline);
 }
 
-void CredentialChain::WebIdentity::invalidate() {
-  std::lock_guard lock(mutex_);
-  current_.reset();
-}
+void CredentialChain::WebIdentity::invalidate() { cache_.invalidate(); }
 
 void CredentialChain::WebIdentity::refresh(const std::shared_ptr<CredentialChain>& chain,
                                            http::Deadline deadline) {
@@ -198,45 +183,22 @@ void CredentialChain::WebIdentity::refresh(const std::shared_ptr<CredentialChain
 
 void CredentialChain::WebIdentity::refreshed(const std::shared_ptr<CredentialChain>& chain,
                                              Error error, CredentialsPtr fresh) {
-  decltype(waiters_)::Waiters served;
-  std::optional<http::Deadline> again;
-  {
-    std::lock_guard lock(mutex_);
-    refreshing_ = false;
-    if (fresh) {
-      current_ = fresh;
-      retry_after_ = {};
-      last_error_ = {};
-      served = waiters_.take_all();
-    } else if (error.code() == Code::deadline_exceeded) {
-      // The budget of the caller that started the call ran out, which says
-      // nothing about STS: no hold-off. Waiters whose own deadline has come
-      // fail now (their timers may not have run yet); the rest try again.
-      const Clock::time_point now = Clock::now();
-      served = waiters_.take_if([&](const auto& w) {
-        if (w.deadline <= now) return true;
-        if (!again || *again < w.deadline) again = w.deadline;
-        return false;
-      });
-      refreshing_ = again.has_value();
-    } else {
-      retry_after_ = Clock::now() + kFailureHoldOff;
-      last_error_ = error;
-      served = waiters_.take_all();
+  std::optional<WallClock::time_point> expires = fresh ? fresh->expiration : std::nullopt;
+  const bool got = fresh != nullptr;
+  const std::optional<http::Deadline> again = cache_.complete(error, std::move(fresh));
+  if (got) {
+    std::string when = "never";
+    if (expires) {
+      const std::time_t t = WallClock::to_time_t(*expires);
+      char buf[32];
+      std::tm tm{};
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", ::gmtime_r(&t, &tm));
+      when = buf;
     }
-  }
-  if (fresh) {
-    const std::time_t t = WallClock::to_time_t(*fresh->expiration);
-    char buf[32];
-    std::tm tm{};
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", ::gmtime_r(&t, &tm));
-    log::info("refreshed AWS credentials", {{"source", describe()}, {"expires", buf}});
+    log::info("refreshed AWS credentials", {{"source", describe()}, {"expires", when}});
   } else {
     log::warn("AWS credential refresh failed",
               {{"source", describe()}, {"error", error.message()}, {"retrying", again.has_value()}});
-  }
-  for (auto& w : served) {
-    post_completion(executor, std::move(w.handler), fresh ? Error() : error, fresh);
   }
   if (again) refresh(chain, *again);
 }

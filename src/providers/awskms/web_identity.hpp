@@ -6,9 +6,9 @@
 #include <mutex>
 
 #include "common/clock.hpp"
-#include "common/waiter_queue.hpp"
 #include "http/client.hpp"
 #include "providers/awskms/credentials.hpp"
+#include "providers/credential_cache.hpp"
 
 namespace trousseau::providers::awskms {
 
@@ -39,25 +39,16 @@ struct CredentialChain::WebIdentity {
   std::unique_ptr<http::Client> client;
 
  private:
-  /// One AssumeRoleWithWebIdentity call within `deadline`; call with
-  /// refreshing_ set.
+  /// One AssumeRoleWithWebIdentity call within `deadline`, when the cache
+  /// asks for it.
   void refresh(const std::shared_ptr<CredentialChain>& chain, http::Deadline deadline);
-  /// Serves or fails the waiters. A call that only ran out of time is tried
-  /// again for the waiters that still have some, within the latest of
-  /// their deadlines, and sets no hold-off.
+  /// Logs, serves the waiters (CredentialCache::complete) and calls STS
+  /// again when the cache asks.
   void refreshed(const std::shared_ptr<CredentialChain>& chain, Error error, CredentialsPtr fresh);
 
-  /// Guards the members below. Also held around waiters_ (which locks on
-  /// its own, inside it), so that a caller is queued only while a refresh
-  /// is running.
-  std::mutex mutex_;
-  CredentialsPtr current_;
-  bool refreshing_ = false;
-  Error last_error_;
-  Clock::time_point retry_after_{};
-  /// Callers without valid credentials, each until STS answers, its
-  /// deadline or its cancellation.
-  WaiterQueue<CredentialsSignature> waiters_;
+  /// Callers without valid credentials wait here until STS answers, their
+  /// deadline or their cancellation.
+  CredentialCache<CredentialsPtr> cache_;
 };
 
 }  // namespace trousseau::providers::awskms

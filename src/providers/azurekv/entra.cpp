@@ -129,9 +129,9 @@ TokenSource::TokenSource(asio::any_io_executor executor, std::shared_ptr<http::C
     : executor_(std::move(executor)),
       client_(std::move(client)),
       options_(std::move(options)),
-      waiters_(executor_, Error(Code::cancelled, "cancelled while waiting for an Entra token"),
-               Error(Code::deadline_exceeded,
-                     "deadline exceeded while waiting for an Entra token")) {}
+      cache_(executor_, kFailureHoldOff,
+             Error(Code::cancelled, "cancelled while waiting for an Entra token"),
+             Error(Code::deadline_exceeded, "deadline exceeded while waiting for an Entra token")) {}
 
 Result<std::shared_ptr<TokenSource>> TokenSource::create(asio::any_io_executor executor,
                                                          std::shared_ptr<http::Client> client,
@@ -224,33 +224,16 @@ Result<http::Request> TokenSource::token_request() const {
 }
 
 void TokenSource::get_impl(http::Deadline deadline, Handler handler) {
-  const Clock::time_point now = Clock::now();
-  std::unique_lock lock(mutex_);
-  if (current_ && now + kExpirySafety < current_->expires) {
-    TokenPtr t = current_;
-    const bool due = now + options_.refresh_margin >= current_->expires;
-    const bool start = due && !refreshing_ && now >= retry_after_;
-    if (start) refreshing_ = true;
-    lock.unlock();
-    if (start) refresh(deadline);  // in the background: this caller does not wait
-    return post_completion(executor_, std::move(handler), Error(), std::move(t));
-  }
-  if (!refreshing_ && now < retry_after_) {
-    Error e = last_error_;
-    lock.unlock();
-    return post_completion(executor_, std::move(handler), std::move(e), TokenPtr());
-  }
-  waiters_.push(std::move(handler), deadline);
-  const bool start = !refreshing_;
-  refreshing_ = true;
-  lock.unlock();
-  if (start) refresh(deadline);
+  using Freshness = CredentialCache<TokenPtr>::Freshness;
+  const bool fetch = cache_.get(deadline, std::move(handler), [this](const TokenPtr& t) {
+    const Clock::time_point now = Clock::now();
+    if (now + kExpirySafety >= t->expires) return Freshness::expired;
+    return now + options_.refresh_margin >= t->expires ? Freshness::due : Freshness::fresh;
+  });
+  if (fetch) refresh(deadline);
 }
 
-void TokenSource::invalidate(const TokenPtr& rejected) {
-  std::lock_guard lock(mutex_);
-  if (current_ == rejected) current_.reset();
-}
+void TokenSource::invalidate(const TokenPtr& rejected) { cache_.invalidate(&rejected); }
 
 void TokenSource::refresh(http::Deadline deadline) {
   Result<http::Request> req = token_request();
@@ -277,40 +260,13 @@ void TokenSource::refresh(http::Deadline deadline) {
 }
 
 void TokenSource::refreshed(Error error, TokenPtr fresh) {
-  decltype(waiters_)::Waiters served;
-  std::optional<http::Deadline> again;
-  {
-    std::lock_guard lock(mutex_);
-    refreshing_ = false;
-    if (fresh) {
-      current_ = fresh;
-      retry_after_ = {};
-      last_error_ = {};
-      served = waiters_.take_all();
-    } else if (error.code() == Code::deadline_exceeded) {
-      // Only the budget of the caller that started it ran out, which says
-      // nothing about Entra: waiters with time left try again, no hold-off.
-      const Clock::time_point now = Clock::now();
-      served = waiters_.take_if([&](const auto& w) {
-        if (w.deadline <= now) return true;
-        if (!again || *again < w.deadline) again = w.deadline;
-        return false;
-      });
-      refreshing_ = again.has_value();
-    } else {
-      retry_after_ = Clock::now() + kFailureHoldOff;
-      last_error_ = error;
-      served = waiters_.take_all();
-    }
-  }
-  if (fresh) {
+  const bool got = fresh != nullptr;
+  const std::optional<http::Deadline> again = cache_.complete(error, std::move(fresh));
+  if (got) {
     log::info("obtained an Entra access token", {{"source", description_}});
   } else {
     log::warn("Entra token request failed",
               {{"source", description_}, {"error", error.message()}, {"retrying", again.has_value()}});
-  }
-  for (auto& w : served) {
-    post_completion(executor_, std::move(w.handler), fresh ? Error() : error, fresh);
   }
   if (again) refresh(*again);
 }

@@ -15,8 +15,8 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/secret.hpp"
-#include "common/waiter_queue.hpp"
 #include "http/client.hpp"
+#include "providers/credential_cache.hpp"
 #include "providers/azurekv/settings.hpp"
 
 namespace trousseau::providers::azurekv {
@@ -112,10 +112,12 @@ class TokenSource : public std::enable_shared_from_this<TokenSource> {
   TokenSource(asio::any_io_executor executor, std::shared_ptr<http::Client> client,
               TokenOptions options);
   void get_impl(http::Deadline deadline, Handler handler);
-  /// One token request within `deadline`; call with refreshing_ set.
+  /// One token request within `deadline`, when the cache asks for it.
   void refresh(http::Deadline deadline);
   /// The request for the configured method; reads its files.
   Result<http::Request> token_request() const;
+  /// Logs, serves the waiters (CredentialCache::complete) and fetches again
+  /// when the cache asks.
   void refreshed(Error error, TokenPtr fresh);
 
   asio::any_io_executor executor_;
@@ -124,12 +126,7 @@ class TokenSource : public std::enable_shared_from_this<TokenSource> {
   std::string description_;
   http::Url token_url_;
 
-  std::mutex mutex_;  ///< guards the members below, and is held around waiters_ pushes
-  TokenPtr current_;
-  bool refreshing_ = false;
-  Error last_error_;
-  Clock::time_point retry_after_{};
-  WaiterQueue<TokenSignature> waiters_;
+  CredentialCache<TokenPtr> cache_;
 };
 
 }  // namespace trousseau::providers::azurekv
