@@ -11,6 +11,7 @@
 #include "providers/awskms/operation.hpp"
 #include "providers/awskms/settings.hpp"
 #include "providers/registry.hpp"
+#include "providers/run_now.hpp"
 
 namespace trousseau::providers::awskms {
 
@@ -25,22 +26,17 @@ std::string default_endpoint(const std::string& region) {
   return "https://kms." + region + ".amazonaws.com" + (region.rfind("cn-", 0) == 0 ? ".cn" : "") + "/";
 }
 
-/// Runs one KMS call to completion on a private io_context: create() runs
-/// at start-up, when the shared one may not run yet.
+/// One KMS call, run to completion at start-up (run_now.hpp).
 Result<std::string> call_now(KmsApi& api, asio::io_context& io, const std::string& operation,
                              std::string body, http::Deadline deadline) {
-  std::optional<Result<std::string>> out;
-  auto op = std::make_shared<Operation<Error, std::string>>(
-      io.get_executor(), nullptr, [&out](Error e, std::string b) {
-        out.emplace(e.ok() ? Result<std::string>(std::move(b)) : Result<std::string>(e));
-      });
-  asio::post(op->strand(), [&api, op, operation, body = std::move(body), deadline]() mutable {
-    api.call(op, operation, std::move(body), false, deadline,
-             [op](Error e, std::string b) { op->complete(std::move(e), std::move(b)); });
+  return run_now<std::string>(io, operation, [&](auto done) {
+    auto op = std::make_shared<Operation<Error, std::string>>(io.get_executor(), nullptr,
+                                                              std::move(done));
+    asio::post(op->strand(), [&api, op, operation, body = std::move(body), deadline]() mutable {
+      api.call(op, operation, std::move(body), false, deadline,
+               [op](Error e, std::string b) { op->complete(std::move(e), std::move(b)); });
+    });
   });
-  io.restart();
-  io.run();
-  return out ? std::move(*out) : Result<std::string>(internal_error(operation + " never completed"));
 }
 
 class AwsKmsFactory final : public ProviderFactory {

@@ -11,6 +11,7 @@
 #include "providers/azurekv/kv_messages.hpp"
 #include "providers/azurekv/settings.hpp"
 #include "providers/registry.hpp"
+#include "providers/run_now.hpp"
 
 namespace trousseau::providers::azurekv {
 
@@ -25,23 +26,18 @@ std::string env(const char* name) {
   return v == nullptr ? std::string() : std::string(v);
 }
 
-/// Runs one vault call to completion on a private io_context: create()
-/// runs at start-up, when the shared one may not run yet.
+/// One Key Vault call, run to completion at start-up (run_now.hpp).
 Result<std::string> call_now(KeyVaultApi& api, asio::io_context& io, KvCall call,
                              http::Deadline deadline) {
-  std::optional<Result<std::string>> out;
   const std::string what = call.operation;
-  auto op = std::make_shared<Operation<Error, std::string>>(
-      io.get_executor(), nullptr, [&out](Error e, std::string b) {
-        out.emplace(e.ok() ? Result<std::string>(std::move(b)) : Result<std::string>(e));
-      });
-  asio::post(op->strand(), [&api, op, call = std::move(call), deadline]() mutable {
-    api.call(op, std::move(call), deadline,
-             [op](Error e, std::string b) { op->complete(std::move(e), std::move(b)); });
+  return run_now<std::string>(io, what, [&](auto done) {
+    auto op = std::make_shared<Operation<Error, std::string>>(io.get_executor(), nullptr,
+                                                              std::move(done));
+    asio::post(op->strand(), [&api, op, call = std::move(call), deadline]() mutable {
+      api.call(op, std::move(call), deadline,
+               [op](Error e, std::string b) { op->complete(std::move(e), std::move(b)); });
+    });
   });
-  io.restart();
-  io.run();
-  return out ? std::move(*out) : Result<std::string>(internal_error(what + " never completed"));
 }
 
 class AzureKvFactory final : public ProviderFactory {

@@ -7,6 +7,7 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "providers/registry.hpp"
+#include "providers/run_now.hpp"
 #include "providers/vault/session.hpp"
 #include "providers/vault/settings.hpp"
 #include "providers/vault/vault_provider.hpp"
@@ -31,19 +32,6 @@ Result<std::shared_ptr<VaultClient>> make_client(const asio::any_io_executor& ex
   Result<std::unique_ptr<http::Client>> client = http::Client::create(ex, co);
   if (!client.ok()) return client.error();
   return std::make_shared<VaultClient>(std::move(client).value(), address, s.vault_namespace);
-}
-
-/// Runs `start` (which calls its callback once) to completion on a private
-/// io_context: create() runs at start-up, when the shared one may not run yet.
-template <typename T, typename Start>
-Result<T> run_now(asio::io_context& io, const char* what, Start&& start) {
-  std::optional<Result<T>> out;
-  std::forward<Start>(start)([&out](Error e, T value) {
-    out.emplace(e.ok() ? Result<T>(std::move(value)) : Result<T>(e));
-  });
-  io.restart();
-  io.run();
-  return out ? std::move(*out) : Result<T>(internal_error(std::string(what) + " never completed"));
 }
 
 class VaultFactory final : public ProviderFactory {
