@@ -86,6 +86,30 @@ Result<std::unique_ptr<Daemon::Generation>> Daemon::build(const config::Config& 
   return g;
 }
 
+namespace {
+
+/// Public-key wraps (Provider::anyone_can_wrap) are confidential, not
+/// authentic: when such slots alone reach the threshold, whoever can write
+/// to etcd can make envelopes the plugin opens, with no KMS. Said at start
+/// and at each reload, as an error: the operator decides.
+void warn_if_forgeable(const quorum::Engine& engine) {
+  const std::vector<std::size_t> slots = engine.forgeable_slots();
+  const unsigned k = engine.config().policy.threshold;
+  if (slots.size() < k) return;
+  std::string names;
+  for (std::size_t s : slots) {
+    for (const quorum::ManagedProvider* p : engine.slots()[s]) {
+      if (p->provider().anyone_can_wrap()) names += (names.empty() ? "" : ",") + p->name();
+    }
+  }
+  log::error("the policy can be forged with public keys alone: an envelope opens with shares that "
+             "anyone holding these providers' public keys can wrap; raise the threshold or add a "
+             "slot of symmetric keys (docs/providers/azure.md#authenticity)",
+             {{"providers", names}, {"forgeable_slots", slots.size()}, {"threshold", k}});
+}
+
+}  // namespace
+
 Error Daemon::start() {
   const unsigned n =
       options_.threads ? options_.threads : std::max(2u, std::thread::hardware_concurrency());
@@ -96,6 +120,7 @@ Error Daemon::start() {
     current_->health->start();
   }
   current_->health->wait_first_round(options_.first_probe_wait);
+  warn_if_forgeable(*current_->engine);
   for (quorum::ManagedProvider* p : current_->engine->providers()) {
     const auto h = p->health();
     if (!h.probed) {
@@ -207,6 +232,7 @@ Error Daemon::apply(const config::Config& cfg) {
   current_ = std::move(next.value());
   std::erase_if(retired_, [](const std::shared_ptr<quorum::Engine>& e) { return e.use_count() == 1; });
   note_load(true);
+  warn_if_forgeable(*current_->engine);
   log::info("configuration reloaded",
             {{"providers", cfg.providers.size()},
              {"key_id", current_->engine->key_id()},

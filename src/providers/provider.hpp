@@ -87,6 +87,14 @@ class Provider {
   /// every unwrap; a foreign key_version is never sent to the KMS.
   virtual bool owns_key_version(std::string_view key_version) const = 0;
 
+  /// Whether a wrapped share that this provider unwraps can be made without
+  /// the KMS: true for a public-key wrap (RSA-OAEP), which anyone holding
+  /// the public key can compute. Such a share is confidential but not
+  /// authentic, so a policy whose threshold such slots alone can reach lets
+  /// a writer of etcd forge envelopes (Engine::forgeable_slots). Cheap,
+  /// thread-safe, no I/O; true while unknown.
+  virtual bool anyone_can_wrap() const { return false; }
+
   /// Wraps `share`, binding `context` (see envelope::share_context).
   template <typename Token>
   auto async_wrap(const CallOptions& options, ByteView context, ByteView share, Token&& token) {

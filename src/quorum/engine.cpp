@@ -53,6 +53,19 @@ ManagedProvider* Engine::find(std::string_view name) const {
   return nullptr;
 }
 
+std::vector<std::size_t> Engine::forgeable_slots() const {
+  std::vector<std::size_t> out;
+  for (std::size_t s = 0; s < slots_.size(); ++s) {
+    for (const ManagedProvider* p : slots_[s]) {
+      if (p->provider().anyone_can_wrap()) {
+        out.push_back(s);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<ManagedProvider*> Engine::providers() const {
   std::vector<ManagedProvider*> out;
   for (const auto& p : owned_) out.push_back(p.get());

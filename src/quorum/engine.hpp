@@ -167,6 +167,11 @@ class Engine : public std::enable_shared_from_this<Engine> {
   const config::Config& config() const { return cfg_; }
   const std::vector<std::vector<ManagedProvider*>>& slots() const { return slots_; }
   ManagedProvider* find(std::string_view name) const;
+  /// The policy's slots (indices) that a writer of etcd can fill without
+  /// any KMS: those with a provider whose shares anyone can wrap
+  /// (Provider::anyone_can_wrap). When there are at least `threshold` of
+  /// them, envelopes can be forged; the daemon warns at start and reload.
+  std::vector<std::size_t> forgeable_slots() const;
   std::vector<ManagedProvider*> providers() const;
   Counters counters() const;
   RotationState rotation() const;

@@ -216,5 +216,31 @@ TEST(Telemetry, NoSecretReachesTheLogsOrTheMetrics) {
   }
 }
 
+// Two of the three slots wrap with public keys (fakes that claim it), and
+// the threshold is 2: anyone holding those keys could forge envelopes. The
+// operator is told, as an error, at each configuration load.
+TEST(Telemetry, APolicyPublicKeysAloneCanForgeIsReported) {
+  testkit::TempDir logs;
+  const std::string log_path = logs.file("stderr.log");
+  {
+    RunningServer running(kTwoOfThree);
+    ASSERT_TRUE(running.started());
+    Daemon& d = running.server();
+    CaptureStderr capture(log_path);
+    ASSERT_TRUE(d.apply(d.engine()->config()).ok());  // one provider only: still safe
+    FakeProvider::find("a")->set_anyone_can_wrap(true);
+    ASSERT_TRUE(d.apply(d.engine()->config()).ok());
+    EXPECT_EQ(read_all(log_path).find("forged with public keys"), std::string::npos);
+    FakeProvider::find("b")->set_anyone_can_wrap(true);
+    ASSERT_TRUE(d.apply(d.engine()->config()).ok());
+  }
+  const std::string text = read_all(log_path);
+  const auto at = text.find("the policy can be forged with public keys alone");
+  ASSERT_NE(at, std::string::npos) << text;
+  const std::string line = text.substr(at, text.find('\n', at) - at);
+  EXPECT_NE(line.find("a,b"), std::string::npos) << line;
+  EXPECT_NE(line.find("threshold"), std::string::npos) << line;
+}
+
 }  // namespace
 }  // namespace trousseau::daemon

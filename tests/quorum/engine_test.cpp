@@ -804,5 +804,19 @@ TEST(EngineTrust, ExhaustedLockedMemoryIsAnErrorAnswerNotAnAbort) {
   EXPECT_TRUE(plain->equals(kSeed));
 }
 
+// Public-key wraps are not authentic: a slot counts as forgeable when any
+// of its providers has them, since an envelope may name any one of them.
+TEST(EngineTrust, ForgeableSlotsAreThoseWithAPublicKeyWrapper) {
+  PolicySpec spec;
+  spec.threshold = 2;
+  spec.slots = {{"a"}, {"b", "c"}, {"d"}};
+  EngineHarness h(spec, kStepping);
+  EXPECT_TRUE(h.engine().forgeable_slots().empty());
+  h.fake("c").set_anyone_can_wrap(true);
+  EXPECT_EQ(h.engine().forgeable_slots(), (std::vector<std::size_t>{1}));  // below k = 2
+  h.fake("a").set_anyone_can_wrap(true);
+  EXPECT_EQ(h.engine().forgeable_slots(), (std::vector<std::size_t>{0, 1}));  // reaches k
+}
+
 }  // namespace
 }  // namespace trousseau::quorum

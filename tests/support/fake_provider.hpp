@@ -35,6 +35,9 @@ class FakeProvider final : public providers::Provider, public providers::LegacyD
   /// Every identity this fake has had: a rotated fake still opens old shares.
   bool owns_key_version(std::string_view key_version) const override;
   void set_key_identity(std::string id);
+  /// Makes the fake claim public-key wraps (Provider::anyone_can_wrap).
+  void set_anyone_can_wrap(bool v) { anyone_can_wrap_ = v; }
+  bool anyone_can_wrap() const override { return anyone_can_wrap_; }
 
   /// Behaviour of wrap, unwrap and probe calls started from now on.
   void script(Behaviour b);
@@ -104,6 +107,7 @@ class FakeProvider final : public providers::Provider, public providers::LegacyD
   std::vector<std::string> request_ids_;
   std::atomic<std::size_t> padding_{0};
   std::atomic<int> legacy_decrypts_{0};
+  std::atomic<bool> anyone_can_wrap_{false};
   std::atomic<int> wraps_{0}, unwraps_{0}, probes_{0}, cancelled_{0}, in_flight_{0}, expired_{0};
 };
 

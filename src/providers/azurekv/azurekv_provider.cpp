@@ -61,6 +61,11 @@ std::optional<AzureKvProvider::Current> AzureKvProvider::current() const {
   return Current{kid_, *algorithm_};
 }
 
+bool AzureKvProvider::anyone_can_wrap() const {
+  std::optional<Current> c = current();
+  return !c || c->algorithm == Algorithm::rsa_oaep_256;
+}
+
 std::string AzureKvProvider::key_identity() const {
   std::optional<Current> c = current();
   if (!c) return api_->vault().scheme + "://" + api_->vault().host_header() + "/keys/" + config_.key_name + " unresolved";

@@ -58,6 +58,9 @@ class AzureKvProvider final : public Provider {
   /// the key is first resolved: "<vault>/keys/<name> unresolved".
   std::string key_identity() const override;
   bool owns_key_version(std::string_view key_version) const override;
+  /// RSA-OAEP-256 wraps with the public key: anyone can (share_binding.hpp).
+  /// True until the key is resolved.
+  bool anyone_can_wrap() const override;
 
  private:
   void wrap_impl(const CallOptions& options, ByteView context, ByteView share,

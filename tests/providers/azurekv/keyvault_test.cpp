@@ -115,6 +115,7 @@ TEST_F(AzureKvVaultTest, WrapsWithRsaOaep256AndUnwrapsUnderTheExactVersion) {
   auto p = make("round-trip");
   ASSERT_TRUE(p);
   EXPECT_EQ(p->key_identity(), kid + " RSA-OAEP-256");
+  EXPECT_TRUE(p->anyone_can_wrap());  // RSA-OAEP needs only the public key
   const int wraps = double_->count("/keys/round-trip/");
   auto [e, w] = wrap(*p, context, share.view());
   ASSERT_TRUE(e.ok()) << e.message();
@@ -470,6 +471,7 @@ TEST_F(AzureKvHsmTest, AnOctKeyWrapsWithA256KWByDefault) {
   auto p = make("kw");
   ASSERT_TRUE(p);
   EXPECT_EQ(p->key_identity(), kid + " A256KW");
+  EXPECT_FALSE(p->anyone_can_wrap());  // AES key wrap needs the HSM's secret key
   auto [e, w] = wrap(*p, context, share.view());
   ASSERT_TRUE(e.ok()) << e.message();
   EXPECT_EQ(double_->count("/keys/kw/" + kid.substr(kid.rfind('/') + 1) + "/wrapkey", 200), 1);
@@ -489,6 +491,7 @@ TEST_F(AzureKvHsmTest, A256GCMBindsTheContextInTheHsmToo) {
   auto p = make("gcm", "algorithm: A256GCM");
   ASSERT_TRUE(p);
   EXPECT_EQ(p->key_identity(), kid + " A256GCM");
+  EXPECT_FALSE(p->anyone_can_wrap());
   auto [e, w] = wrap(*p, context, share.view());
   ASSERT_TRUE(e.ok()) << e.message();
   const std::string version = kid.substr(kid.rfind('/') + 1);
