@@ -247,12 +247,12 @@ void Daemon::note_load(bool ok) {
 }
 
 std::uint64_t Daemon::reloads() const {
-  std::lock_guard lock(const_cast<std::mutex&>(reload_mutex_));
+  std::lock_guard lock(reload_mutex_);
   return loads_;
 }
 
 std::uint64_t Daemon::reload_failures() const {
-  std::lock_guard lock(const_cast<std::mutex&>(reload_mutex_));
+  std::lock_guard lock(reload_mutex_);
   return load_failures_;
 }
 

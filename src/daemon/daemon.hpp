@@ -114,7 +114,7 @@ class Daemon {
   std::unique_ptr<kms::Server> server_;
   std::unique_ptr<telemetry::HttpServer> http_;
 
-  std::mutex reload_mutex_;  ///< one reload at a time; guards what follows
+  mutable std::mutex reload_mutex_;  ///< one reload at a time; guards what follows
   std::unique_ptr<Generation> current_;
   /// Engines a reload replaced, until nothing else holds them.
   std::vector<std::shared_ptr<quorum::Engine>> retired_;
