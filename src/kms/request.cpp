@@ -70,9 +70,9 @@ Admitted admit(ServiceContext& context, grpc::CallbackServerContext* ctx, Reques
   std::shared_ptr<quorum::Engine> engine = context.engines.get();
   auto deadline = request_deadline(*ctx, engine->config().request);
   if (!deadline) {
-    return {.answered = finish_now(ctx, log, {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left"})};
+    return {.answered = finish_now(context.inflight, log, {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left"})};
   }
-  if (!context.inflight.enter()) return {.answered = finish_now(ctx, log, kDraining)};
+  if (!context.inflight.enter()) return {.answered = finish_now(context.inflight, log, kDraining)};
   quorum::Strand strand = engine->make_strand();
   auto* reactor =
       new EngineReactor(std::move(engine), std::move(strand), context.inflight, std::move(log));

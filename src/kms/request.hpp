@@ -34,6 +34,9 @@ class Inflight {
     }
     return true;
   }
+  /// Counts a call that is answered at once, draining or not, so that a
+  /// shutdown waits until its answer is sent too.
+  void enter_to_answer() { ++count_; }
   void leave() { --count_; }
   void drain() { draining_ = true; }
   int count() const { return count_; }
@@ -191,11 +194,26 @@ struct Admitted {
 };
 Admitted admit(ServiceContext& context, grpc::CallbackServerContext* ctx, RequestLog log);
 
-/// Finishes `ctx` at once with `status`, logged and counted.
-inline grpc::ServerUnaryReactor* finish_now(grpc::CallbackServerContext* ctx, RequestLog& log,
+/// A call answered at once, without the engine. It stays in `inflight`
+/// until gRPC has sent the answer, so that a shutdown never cancels an
+/// answer already logged (a refusal while draining, above all).
+class AnsweredReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit AnsweredReactor(Inflight& inflight) : inflight_(inflight) { inflight_.enter_to_answer(); }
+  void OnDone() override {
+    inflight_.leave();
+    delete this;
+  }
+
+ private:
+  Inflight& inflight_;
+};
+
+/// Finishes the call at once with `status`, logged and counted.
+inline grpc::ServerUnaryReactor* finish_now(Inflight& inflight, RequestLog& log,
                                             const grpc::Status& status) {
   log.answered(status);
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = new AnsweredReactor(inflight);
   reactor->Finish(status);
   return reactor;
 }

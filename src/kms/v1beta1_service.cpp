@@ -14,14 +14,14 @@ constexpr const char* kVersion = "v1beta1";
 bool version_ok(const std::string& v) { return v.empty() || v == kVersion; }
 }  // namespace
 
-grpc::ServerUnaryReactor* V1beta1Service::Version(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* V1beta1Service::Version(grpc::CallbackServerContext*,
                                                   const v1beta1::VersionRequest*,
                                                   v1beta1::VersionResponse* resp) {
   RequestLog log(context_.observer, Api::v1beta1, Method::version, {});
   resp->set_version(kVersion);
   resp->set_runtime_name("trousseau");
   resp->set_runtime_version(TROUSSEAU_VERSION);
-  return finish_now(ctx, log, grpc::Status::OK);
+  return finish_now(context_.inflight, log, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* ctx,
@@ -29,11 +29,11 @@ grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* c
                                                   v1beta1::EncryptResponse* resp) {
   RequestLog log(context_.observer, Api::v1beta1, Method::encrypt, {});
   if (!version_ok(req->version())) {
-    return finish_now(ctx, log, {grpc::StatusCode::INVALID_ARGUMENT,
+    return finish_now(context_.inflight, log, {grpc::StatusCode::INVALID_ARGUMENT,
                                  "unsupported version " + quote(req->version())});
   }
   if (req->plain().empty() || req->plain().size() > envelope::kMaxPlaintext) {
-    return finish_now(ctx, log, {grpc::StatusCode::INVALID_ARGUMENT,
+    return finish_now(context_.inflight, log, {grpc::StatusCode::INVALID_ARGUMENT,
                                  "plaintext must be 1 byte to 64 KiB, got " +
                                      std::to_string(req->plain().size())});
   }
@@ -58,11 +58,11 @@ grpc::ServerUnaryReactor* V1beta1Service::Decrypt(grpc::CallbackServerContext* c
                                                   v1beta1::DecryptResponse* resp) {
   RequestLog log(context_.observer, Api::v1beta1, Method::decrypt, {});
   if (!version_ok(req->version())) {
-    return finish_now(ctx, log, {grpc::StatusCode::INVALID_ARGUMENT,
+    return finish_now(context_.inflight, log, {grpc::StatusCode::INVALID_ARGUMENT,
                                  "unsupported version " + quote(req->version())});
   }
   if (req->cipher().empty()) {
-    return finish_now(ctx, log, {grpc::StatusCode::INVALID_ARGUMENT, "ciphertext is empty"});
+    return finish_now(context_.inflight, log, {grpc::StatusCode::INVALID_ARGUMENT, "ciphertext is empty"});
   }
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;

@@ -8,14 +8,14 @@
 
 namespace trousseau::kms {
 
-grpc::ServerUnaryReactor* V2Service::Status(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* V2Service::Status(grpc::CallbackServerContext*,
                                             const v2::StatusRequest*, v2::StatusResponse* resp) {
   RequestLog log(context_.observer, Api::v2, Method::status, {});
   const quorum::Status s = context_.engines.get()->status();
   resp->set_version("v2");
   resp->set_healthz(s.healthy ? "ok" : "unhealthy: " + s.detail);
   resp->set_key_id(s.key_id);
-  return finish_now(ctx, log, grpc::Status::OK);
+  return finish_now(context_.inflight, log, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* V2Service::Encrypt(grpc::CallbackServerContext* ctx,
@@ -23,10 +23,10 @@ grpc::ServerUnaryReactor* V2Service::Encrypt(grpc::CallbackServerContext* ctx,
                                              v2::EncryptResponse* resp) {
   RequestLog log(context_.observer, Api::v2, Method::encrypt, request_id(req->uid()));
   if (req->plaintext().empty()) {
-    return finish_now(ctx, log, {grpc::StatusCode::INVALID_ARGUMENT, "plaintext is empty"});
+    return finish_now(context_.inflight, log, {grpc::StatusCode::INVALID_ARGUMENT, "plaintext is empty"});
   }
   if (req->plaintext().size() > envelope::kMaxPlaintext) {
-    return finish_now(ctx, log,
+    return finish_now(context_.inflight, log,
                       {grpc::StatusCode::INVALID_ARGUMENT,
                        "plaintext of " + std::to_string(req->plaintext().size()) +
                            " bytes exceeds the 64 KiB limit"});
@@ -64,12 +64,12 @@ grpc::ServerUnaryReactor* V2Service::Decrypt(grpc::CallbackServerContext* ctx,
                                              v2::DecryptResponse* resp) {
   RequestLog log(context_.observer, Api::v2, Method::decrypt, request_id(req->uid()));
   if (req->ciphertext().empty()) {
-    return finish_now(ctx, log, {grpc::StatusCode::INVALID_ARGUMENT, "ciphertext is empty"});
+    return finish_now(context_.inflight, log, {grpc::StatusCode::INVALID_ARGUMENT, "ciphertext is empty"});
   }
   if (envelope::looks_legacy(as_bytes(req->ciphertext()))) {
     // The original Trousseau spoke v1beta1 only: a v2 caller presenting its
     // format is not a migration, and gets no KMS call.
-    return finish_now(ctx, log, {grpc::StatusCode::INVALID_ARGUMENT,
+    return finish_now(context_.inflight, log, {grpc::StatusCode::INVALID_ARGUMENT,
                                  "a ciphertext of the original Trousseau is accepted only through "
                                  "KMS v1beta1"});
   }
