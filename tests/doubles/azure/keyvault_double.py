@@ -587,6 +587,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_json(self, status, body, headers=None):
         data = json.dumps(body).encode() if body is not None else b""
+        # Logged before the answer leaves: a client that reads the log right
+        # after its answer always finds that request in it.
+        with self.double.lock:
+            self.double.log.append({"method": self.command, "path": self.path.split("?")[0],
+                                    "status": status})
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -594,8 +599,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
-        self.double.log.append({"method": self.command, "path": self.path.split("?")[0],
-                                "status": status})
 
     def read_body(self):
         # Read once, whatever the answer: an unread body would be taken for
@@ -676,7 +679,9 @@ class Handler(BaseHTTPRequestHandler):
     def control(self, path):
         d = self.double
         if path == "/double/requests" and self.command == "GET":
-            return self.send_json(200, {"requests": list(d.log)})
+            with d.lock:
+                requests = list(d.log)
+            return self.send_json(200, {"requests": requests})
         body = self.json_body()
         if path == "/double/clock" and self.command == "POST":
             with d.lock:
