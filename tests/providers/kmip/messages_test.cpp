@@ -853,5 +853,26 @@ TEST(KmipMessagesFailures, UndecodableBytesAreMalformed) {
   expect_malformed(parse_decrypt(bytes_of("not TTLV at all"), v1_4, "key-1").error(), "at offset");
 }
 
+TEST(KmipMessagesFailures, EverySingleByteChangeOfAnAnswerParsesOrIsRefused) {
+  const Bytes message = success(Operation::encrypt, [](Writer& w) {
+    w.text(tag::unique_identifier, "key-1");
+    w.bytes(tag::data, bytes_of("cipher"));
+    w.bytes(tag::iv_counter_nonce, Bytes(12, 0x44));
+    w.bytes(tag::authenticated_encryption_tag, Bytes(16, 0x55));
+  }).bytes();
+  for (std::size_t i = 0; i < message.size(); ++i) {
+    for (std::uint8_t x : {0x01, 0x80, 0xFF}) {
+      Bytes m = message;
+      m[i] ^= x;
+      Result<EncryptResult> r = parse_encrypt(m, v1_4, "key-1", {CryptoParams::gcm, 16}, false);
+      if (r.ok()) {
+        EXPECT_EQ(r->tag.size(), 16u);
+      } else {
+        EXPECT_NE(r.error().code(), Code::ok);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace trousseau::providers::kmip
