@@ -15,8 +15,8 @@
 //  1. it decodes (ttlv.hpp's strict rules and limits);
 //  2. it is a Response Message with a Response Header whose Batch Count is
 //     1, and exactly one Batch Item;
-//  3. the Batch Item's Operation, when present, is the one we asked for (a
-//     server may leave it out of a failure it reports for the whole message);
+//  3. the Batch Item's Operation is the one we asked for; it may be absent
+//     only from a failure (servers report whole-message errors that way);
 //  4. its Result Status is Success; otherwise the error that status_error()
 //     gives;
 //  5. the header's Protocol Version is the one we sent;
@@ -161,7 +161,7 @@ Error decrypt(Bytes& out, const RequestHeader& header, std::string_view uid,
 /// An Encrypt response's fields; views into the response buffer.
 struct EncryptResult {
   ByteView data;
-  ByteView iv;   ///< the server's IV/Counter/Nonce; empty when we sent ours
+  ByteView iv;   ///< the IV/Counter/Nonce the server returned (it must when we sent none), or empty
   ByteView tag;  ///< GCM: params.tag_length bytes; CBC: empty
 };
 
