@@ -84,9 +84,9 @@ Result<ProtocolVersion> read_version(const Item& item) {
   return ProtocolVersion{*(*major)->integer(), *(*minor)->integer()};
 }
 
-Result<const Item*> decode_payload(ByteView response, Item& message, ProtocolVersion version,
-                                   Operation operation) {
-  Result<Item> decoded = decode(response);
+Result<const Item*> decode_payload(ByteView response, const Limits& limits, Item& message,
+                                   ProtocolVersion version, Operation operation) {
+  Result<Item> decoded = decode(response, limits);
   if (!decoded.ok()) return decoded.error();
   message = std::move(decoded).value();
   return response_payload(message, version, operation);
@@ -381,9 +381,11 @@ void discover_versions(Bytes& out, std::span<const ProtocolVersion> ours,
 }
 
 Result<std::vector<ProtocolVersion>> parse_discover_versions(ByteView response,
-                                                             std::span<const ProtocolVersion> ours) {
+                                                             std::span<const ProtocolVersion> ours,
+                                                             const Limits& limits) {
   Item message;
-  auto payload = decode_payload(response, message, discovery_version(ours), Operation::discover_versions);
+  auto payload = decode_payload(response, limits, message, discovery_version(ours),
+                                Operation::discover_versions);
   if (!payload.ok()) return payload.error();
   std::vector<ProtocolVersion> theirs;
   for (const Item* v : (*payload)->find_all(tag::protocol_version)) {
@@ -430,9 +432,10 @@ void locate_by_name(Bytes& out, const RequestHeader& header, std::string_view na
   });
 }
 
-Result<std::vector<std::string>> parse_locate(ByteView response, ProtocolVersion version) {
+Result<std::vector<std::string>> parse_locate(ByteView response, ProtocolVersion version,
+                                              const Limits& limits) {
   Item message;
-  auto payload = decode_payload(response, message, version, Operation::locate);
+  auto payload = decode_payload(response, limits, message, version, Operation::locate);
   if (!payload.ok()) return payload.error();
   std::vector<std::string> uids;
   for (const Item* uid : (*payload)->find_all(tag::unique_identifier)) {
@@ -458,9 +461,9 @@ void get_attributes(Bytes& out, const RequestHeader& header, std::string_view ui
 }
 
 Result<KeyAttributes> parse_get_attributes(ByteView response, ProtocolVersion version,
-                                           std::string_view uid) {
+                                           std::string_view uid, const Limits& limits) {
   Item message;
-  auto payload = decode_payload(response, message, version, Operation::get_attributes);
+  auto payload = decode_payload(response, limits, message, version, Operation::get_attributes);
   if (!payload.ok()) return payload.error();
   if (Error e = check_uid(**payload, uid); !e.ok()) return e;
   KeyAttributes attributes;
@@ -547,9 +550,9 @@ Error decrypt(Bytes& out, const RequestHeader& header, std::string_view uid,
 
 Result<EncryptResult> parse_encrypt(ByteView response, ProtocolVersion version,
                                     std::string_view uid, const CryptoParams& params,
-                                    bool iv_sent) {
+                                    bool iv_sent, const Limits& limits) {
   Item message;
-  auto payload = decode_payload(response, message, version, Operation::encrypt);
+  auto payload = decode_payload(response, limits, message, version, Operation::encrypt);
   if (!payload.ok()) return payload.error();
   if (Error e = check_uid(**payload, uid); !e.ok()) return e;
   auto data = field(**payload, tag::data, Type::byte_string, "Data", true);
@@ -574,9 +577,10 @@ Result<EncryptResult> parse_encrypt(ByteView response, ProtocolVersion version,
   return result;
 }
 
-Result<ByteView> parse_decrypt(ByteView response, ProtocolVersion version, std::string_view uid) {
+Result<ByteView> parse_decrypt(ByteView response, ProtocolVersion version, std::string_view uid,
+                               const Limits& limits) {
   Item message;
-  auto payload = decode_payload(response, message, version, Operation::decrypt);
+  auto payload = decode_payload(response, limits, message, version, Operation::decrypt);
   if (!payload.ok()) return payload.error();
   if (Error e = check_uid(**payload, uid); !e.ok()) return e;
   auto data = field(**payload, tag::data, Type::byte_string, "Data", true);

@@ -23,6 +23,8 @@
 //  6. the Response Payload holds the fields the operation needs, with the
 //     types the spec gives them.
 // Malformed answers are Code::unavailable, "KMIP: malformed response: ...".
+// Each parser takes the decoder's Limits: pass the ones the connection
+// read the message with (message_size), so that the two agree.
 // Results that are views borrow the response buffer: keep it alive while
 // you use them, and wipe it when it held key material.
 #pragma once
@@ -81,7 +83,8 @@ void discover_versions(Bytes& out, std::span<const ProtocolVersion> ours,
 /// The versions the server lists, in its order. The response must be in
 /// discovery_version(ours).
 Result<std::vector<ProtocolVersion>> parse_discover_versions(ByteView response,
-                                                             std::span<const ProtocolVersion> ours);
+                                                             std::span<const ProtocolVersion> ours,
+                                                             const Limits& limits = {});
 
 /// The first of `ours` that the server lists; Code::failed_precondition,
 /// naming both lists, when there is none.
@@ -95,7 +98,8 @@ Result<ProtocolVersion> negotiate(std::span<const ProtocolVersion> ours,
 void locate_by_name(Bytes& out, const RequestHeader& header, std::string_view name);
 
 /// The Unique Identifiers found, possibly none.
-Result<std::vector<std::string>> parse_locate(ByteView response, ProtocolVersion version);
+Result<std::vector<std::string>> parse_locate(ByteView response, ProtocolVersion version,
+                                              const Limits& limits = {});
 
 // Get Attributes ------------------------------------------------------------
 
@@ -129,7 +133,7 @@ struct KeyAttributes {
 /// Attributes we did not ask for are ignored; one we asked for with the
 /// wrong type is malformed.
 Result<KeyAttributes> parse_get_attributes(ByteView response, ProtocolVersion version,
-                                           std::string_view uid);
+                                           std::string_view uid, const Limits& limits = {});
 
 // Encrypt and Decrypt ---------------------------------------------------------
 
@@ -169,10 +173,11 @@ struct EncryptResult {
 /// params.tag_length bytes, and an IV when we sent none (`iv_sent` false).
 Result<EncryptResult> parse_encrypt(ByteView response, ProtocolVersion version,
                                     std::string_view uid, const CryptoParams& params,
-                                    bool iv_sent);
+                                    bool iv_sent, const Limits& limits = {});
 
 /// The plaintext: a view into `response`, which the caller wipes.
-Result<ByteView> parse_decrypt(ByteView response, ProtocolVersion version, std::string_view uid);
+Result<ByteView> parse_decrypt(ByteView response, ProtocolVersion version, std::string_view uid,
+                               const Limits& limits = {});
 
 // Any response ----------------------------------------------------------------
 

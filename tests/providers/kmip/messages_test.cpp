@@ -849,6 +849,15 @@ TEST(KmipMessagesFailures, ARequestMessageIsNotAResponse) {
   expect_malformed(parse_get_attributes(request, v1_4, "key-1").error(), "not a Response Message");
 }
 
+TEST(KmipMessagesFailures, ParsersDecodeWithTheLimitsTheyAreGiven) {
+  const Bytes message = success(Operation::decrypt, [](Writer& w) {
+    w.text(tag::unique_identifier, "key-1");
+    w.bytes(tag::data, Bytes(70 * 1024, 0x01));
+  }).bytes();
+  expect_malformed(parse_decrypt(message, v1_4, "key-1").error(), "message larger than 65536 bytes");
+  EXPECT_TRUE(parse_decrypt(message, v1_4, "key-1", Limits{.max_message = 128 * 1024}).ok());
+}
+
 TEST(KmipMessagesFailures, UndecodableBytesAreMalformed) {
   expect_malformed(parse_decrypt(bytes_of("not TTLV at all"), v1_4, "key-1").error(), "at offset");
 }
