@@ -8,8 +8,9 @@
 // authenticates us.
 //
 // Builders append to `out`, so a caller whose request holds a secret (an
-// Encrypt's Data is a share) keeps it in one buffer it wipes: the builders
-// reserve their whole size first and never reallocate after a secret is in.
+// Encrypt's Data is a share) keeps it in one buffer it wipes: encrypt() and
+// decrypt() reserve their whole size first, so no reallocation leaves a
+// copy of the data behind.
 //
 // Parsers take the whole response message and check, in order:
 //  1. it decodes (ttlv.hpp's strict rules and limits);
