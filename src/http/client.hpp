@@ -13,19 +13,16 @@
 #include "common/error.hpp"
 #include "http/message.hpp"
 #include "http/retry.hpp"
+#include "http/tls.hpp"
 
 namespace trousseau::http {
 
 namespace asio = boost::asio;
 
-struct ClientOptions {
-  /// PEM bundle of trusted CAs; empty means the system store.
-  std::string ca_file;
-  /// A client certificate (PEM, may carry its chain) and its private key
-  /// (PEM), presented when the server asks (mutual TLS, e.g. Vault's cert
-  /// auth). Both or neither. Read once, by create().
-  std::string client_cert_file;
-  std::string client_key_file;
+/// TlsOptions: the CA file, and a client certificate and key presented when
+/// the server asks (mutual TLS, e.g. Vault's cert auth). Read once, by
+/// create().
+struct ClientOptions : TlsOptions {
   /// The name sent as SNI and verified in the server's certificate instead
   /// of the URL's host, for a server reached by an address or alias its
   /// certificate does not name. Empty: the URL's host.

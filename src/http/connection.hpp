@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "http/client.hpp"
+#include "http/tls.hpp"
 
 namespace trousseau::http {
 
@@ -75,10 +76,5 @@ struct Client::Pool {
   mutable std::mutex mutex_;
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
 };
-
-/// A TLS 1.2+ client context that verifies peers against options.ca_file,
-/// or the system store when it is empty, and presents options'
-/// client certificate, if any.
-Result<asio::ssl::context> make_tls_context(const ClientOptions& options);
 
 }  // namespace trousseau::http
