@@ -1114,6 +1114,10 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise invalid("Invalid JSON payload received.")
+        if body is None or body == "":
+            # The empty message: Google's Node client sends "" for an empty
+            # body field (createKeyRing with keyRing: {}), which Google accepts.
+            return {}
         if not isinstance(body, dict):
             raise invalid("Invalid JSON payload received. The request body must be a JSON object.")
         return body
