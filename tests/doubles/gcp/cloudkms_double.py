@@ -66,7 +66,9 @@ ids match [a-zA-Z0-9_-]{1,63}; any project and location are accepted):
     names, or as numbers when the query has `$alt=json;enum-encoding=int`
     (Google's Node client always asks for that); fields at their default
     value (false, 0, "") are omitted from responses; an unknown request field
-    is INVALID_ARGUMENT ("Invalid JSON payload received. Unknown name ...").
+    or query parameter (system parameters aside) is INVALID_ARGUMENT
+    ("Invalid JSON payload received. Unknown name ..."); filter and orderBy
+    in lists are UNIMPLEMENTED.
   * CRC32C (Castagnoli): a request checksum that does not match its data is
     INVALID_ARGUMENT; the verified* flags are true exactly when the request
     carried the checksum.
@@ -110,8 +112,8 @@ double's clock; a missing, unknown or expired one is 401 UNAUTHENTICATED.
 Test controls (not Google):
   * POST /double/clock {"advance_seconds": N} moves the double's clock.
   * POST /double/fail {"path": P, "count": N, "status": S} answers the next N
-    requests whose path starts with P with S as a google.rpc.Status (429 and
-    503 also carry Retry-After: 0).
+    requests whose path starts with P with S as a google.rpc.Status (no
+    Retry-After: Google documents none for Cloud KMS).
   * POST /double/corrupt {"what": W, "count": N}: the next N responses that
     carry W lie about it. W is ciphertextCrc32c or plaintextCrc32c (off by
     one), verifiedPlaintextCrc32c or verifiedAdditionalAuthenticatedDataCrc32c
@@ -307,6 +309,23 @@ def parse_enum(kind, value, field):
     elif isinstance(value, str) and value in table:
         return value
     raise invalid(f"Invalid value at '{field}' ({kind}), {json.dumps(value)}")
+
+
+# System parameters any Google REST call may carry
+# (cloud.google.com/apis/docs/system-parameters).
+SYSTEM_PARAMETERS = {"$alt", "alt", "$prettyPrint", "prettyPrint", "fields", "$fields", "key",
+                     "quotaUser", "$.xgafv", "callback", "$callback", "upload_protocol",
+                     "uploadType"}
+
+
+def check_query(query, allowed):
+    for name in query:
+        if name not in SYSTEM_PARAMETERS and name not in allowed:
+            raise invalid(f'Invalid JSON payload received. Unknown name "{name}": Cannot bind query '
+                          f"parameter. Field '{name}' could not be found in request message.")
+    for name in ("filter", "orderBy"):
+        if query.get(name):
+            raise GoogleError("UNIMPLEMENTED", f"'{name}' is not implemented by the test double.")
 
 
 def check_fields(body, allowed):
@@ -742,15 +761,19 @@ class Double:
         n = len(segs)
         if n < 5 or segs[0] != "projects" or segs[2] != "locations" or segs[4] != "keyRings":
             raise GoogleError("NOT_FOUND", f"The requested URL /v1/{path} was not found.")
+        lists = {"pageSize", "pageToken", "filter", "orderBy"}
         if n == 5 and verb is None:
             parent = "/".join(segs[:4])
             if method == "POST":
+                check_query(query, {"keyRingId"})
                 return self.create_key_ring(parent, query, body)
             if method == "GET":
+                check_query(query, lists)
                 rings = [{"name": r, "createTime": rfc3339(t)} for r, t in sorted(self.key_rings.items())
                          if r.startswith(parent + "/keyRings/")]
                 return self.paged(rings, query, "keyRings")
         if n == 6 and verb is None and method == "GET":
+            check_query(query, set())
             name = "/".join(segs)
             if name not in self.key_rings:
                 raise GoogleError("NOT_FOUND", f"KeyRing {name} not found.")
@@ -762,12 +785,15 @@ class Double:
             if ring not in self.key_rings:
                 raise GoogleError("NOT_FOUND", f"KeyRing {ring} not found.")
             if method == "POST":
+                check_query(query, {"cryptoKeyId", "skipInitialVersionCreation"})
                 return self.create_key(ring, query, body)
             if method == "GET":
+                check_query(query, lists | {"versionView"})
                 keys = [self.key_json(self.find_key(k)) for k in sorted(self.keys)
                         if k.startswith(ring + "/cryptoKeys/")]
                 return self.paged(keys, query, "cryptoKeys")
         if n == 8:
+            check_query(query, set())
             name = "/".join(segs)
             if verb is None and method == "GET":
                 return self.key_json(self.find_key(name))
@@ -785,11 +811,14 @@ class Double:
         if n == 9 and verb is None:
             key = self.find_key("/".join(segs[:8]))
             if method == "POST":
+                check_query(query, set())
                 return self.create_version(key, body)
             if method == "GET":
+                check_query(query, lists | {"view"})
                 return self.paged([self.version_json(key, v) for v in key.versions], query,
                                   "cryptoKeyVersions")
         if n == 10:
+            check_query(query, {"updateMask"} if method == "PATCH" and verb is None else set())
             key, v = self.find_version("/".join(segs))
             if verb is None and method == "GET":
                 return self.version_json(key, v)
@@ -1151,8 +1180,7 @@ class Handler(BaseHTTPRequestHandler):
                         status = failure[2]
                         raise GoogleError(STATUS_OF_HTTP.get(status, "UNKNOWN"),
                                           f"Injected by the test double (status {status}).",
-                                          http=status,
-                                          headers={"Retry-After": "0"} if status in (429, 503) else None)
+                                          http=status)
             if metadata and self.command == "GET":
                 answer = d.metadata(path[len("/computeMetadata/v1/"):].rstrip("/"), query, self.headers)
                 return self.send(200, answer, {"Metadata-Flavor": "Google"})
