@@ -119,7 +119,7 @@ Test controls (not Google):
     one), verifiedPlaintextCrc32c or verifiedAdditionalAuthenticatedDataCrc32c
     (false although checked), ciphertext or plaintext (one bit flipped, the
     checksum still that of the true bytes), or name (encrypt answers with
-    another version's name).
+    another version's name, or the key's own name when it has one version).
   * POST /double/subject-token {"issuer", "subject", "audience", "lifetime"}
     rewrites D/subject-token (defaults: the configured values, 24 h).
   * GET /double/requests lists every request served (method, path, status),

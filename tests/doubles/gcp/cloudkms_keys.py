@@ -394,8 +394,10 @@ class KeyManagement:
                "protectionLevel": v.protection}
         if self.args.deviate == "wrong-crc32c":
             out["ciphertextCrc32c"] = str((crc32c(ciphertext) + 1) % 2**32)
-        if self.corrupt("name") and len(key.versions) > 1:
-            out["name"] = f"{key.name}/cryptoKeyVersions/{v.number % len(key.versions) + 1}"
+        if self.corrupt("name"):
+            # Another version of the key, or with only one, the key's own name.
+            out["name"] = (f"{key.name}/cryptoKeyVersions/{v.number % len(key.versions) + 1}"
+                           if len(key.versions) > 1 else key.name)
         return self.finish(out, ciphertext, "ciphertext")
 
     def decrypt(self, key, body):
