@@ -14,7 +14,9 @@ Google service is reachable.
 It listens on 127.0.0.1 over HTTPS, writes its base URL
 (`https://127.0.0.1:PORT`) to the ready file once listening (renamed into
 place, never half-written), and serves until SIGTERM (or until stdin closes,
-with --exit-on-stdin-eof). Everything is on that one origin.
+with --exit-on-stdin-eof). Everything is on that one origin. Its parts sit
+beside this file: cloudkms_wire.py (errors, proto3 JSON, CRC32C),
+cloudkms_keys.py (Cloud KMS) and google_identity.py (the token endpoints).
 
 With --state-dir D it keeps its keys there across restarts (state.json) and
 writes what a client needs, all renamed into place before the ready file
