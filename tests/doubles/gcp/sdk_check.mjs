@@ -192,8 +192,10 @@ async function client() {
   const kmsClient = (extra) => new KeyManagementServiceClient({
     fallback: true, apiEndpoint: "127.0.0.1", port, ...extra });
   const kc = kmsClient(); // application default credentials (GOOGLE_APPLICATION_CREDENTIALS)
-  // Quick retries: the pauses are the client's, the check waits on nothing else.
-  const fastRetry = { retry: { retryCodes: [CODE.UNAVAILABLE, 4], backoffSettings: {
+  // Quick retries: shorter pauses, but the client's own retry codes (its
+  // config retries UNAVAILABLE and DEADLINE_EXCEEDED); the pauses are the
+  // client's, the check waits on nothing else.
+  const fastRetry = { retry: { backoffSettings: {
     initialRetryDelayMillis: 1, retryDelayMultiplier: 1, maxRetryDelayMillis: 1,
     initialRpcTimeoutMillis: 60000, rpcTimeoutMultiplier: 1, maxRpcTimeoutMillis: 60000,
     totalTimeoutMillis: 600000 } } };
@@ -429,8 +431,11 @@ async function client() {
       // holds exactly this call's tries: the failures, then the answer.
       expect(seen.join(",") === "503,503,200", `the double saw ${seen} for ${route}`);
     }
+    const before = (await requests()).length;
     await control(url, "POST", "/double/fail", { path: `/v1/${keyName}:encrypt`, count: 1, status: 429 });
     await expectCode(kc.encrypt({ name: keyName, plaintext }, fastRetry), "RESOURCE_EXHAUSTED", "an injected 429");
+    const seen = (await requests()).slice(before).map((r) => r.status);
+    expect(seen.join(",") === "429", `the double saw ${seen} for a 429`);
   });
 
   await check("the double's integrity lies reach the client: it sees a ciphertextCrc32c and a plaintextCrc32c that do not match", async () => {
