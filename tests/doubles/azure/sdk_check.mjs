@@ -8,7 +8,7 @@
 //   node sdk_check.mjs --self-test  the double runs with a deliberate deviation;
 //                                   the check must fail (exit 1, naming it)
 //
-// It makes a test CA and certificates (test_pki.py), starts two doubles
+// It makes a test CA and certificates (../test_pki.py), starts two doubles
 // (a vault and a Managed HSM) and waits on their ready files, then runs the
 // checks in a child Node process: NODE_EXTRA_CA_CERTS, which makes Node
 // trust the test CA, is read only at start-up.
@@ -90,7 +90,7 @@ async function parent(selfTest) {
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const pki = await run("python3", [path.join(here, "test_pki.py"), dir,
+    const pki = await run("python3", [path.join(here, "..", "test_pki.py"), dir,
       "--federated-issuer", ISSUER, "--federated-subject", SUBJECT]);
     if (pki !== 0) fail("test_pki.py failed (is python3-cryptography installed? run scripts/install-deps --test)");
     const identity = ["--client-secret", SECRET, "--client-cert", path.join(dir, "client-cert.pem"),

@@ -21,7 +21,7 @@ KeyVaultDouble::KeyVaultDouble(Options options) {
                   : options.resource;
   CommandResult pki;
   if (options.pki_from.empty()) {
-    pki = run_command({"/usr/bin/env", python3(), here + "/test_pki.py", dir_.path().string(),
+    pki = run_command({"/usr/bin/env", python3(), here + "/../test_pki.py", dir_.path().string(),
                        "--federated-issuer", kIssuer});
   } else {
     pki.exit_code = 0;

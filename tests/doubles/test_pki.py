@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Makes the keys and certificates the Azure double's check needs, in DIR:
+"""Makes the keys and certificates the test doubles and their checks need
+(the Azure and Google Cloud KMS doubles, bench/run), in DIR:
 
     test_pki.py DIR [--federated-issuer URL --federated-subject SUB]
 
@@ -9,7 +10,8 @@ one file, as ClientCertificateCredential reads it), client-cert.pem (the
 certificate alone, for the double), federated-issuer.pem (the public key of
 a stand-in Kubernetes service account issuer) and, with --federated-issuer,
 federated-token (a JWT that issuer signed, as kubelet projects it).
-Test material only.
+The Google double needs only ca.pem, server.pem and server-key.pem; it makes
+its own service account and OIDC issuer keys. Test material only.
 """
 import argparse
 import base64
