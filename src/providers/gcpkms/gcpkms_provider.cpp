@@ -86,7 +86,7 @@ void GcpKmsProvider::encrypt(const std::shared_ptr<Op>& op, const std::string& v
                if (!e.ok()) return next(std::move(e), Bytes());
                bool corrupt = false;
                Result<EncryptAnswer> r = parse_encrypt_response(answer, corrupt);
-               if (corrupt && attempt < kIntegrityAttempts && !op->cancelled()) {
+               if (corrupt && attempt < kIntegrityAttempts) {  // a cancellation stops it before sending
                  log::warn("discarded a Cloud KMS answer that failed its CRC32C check; asking again",
                            {{"provider", name()}, {"error", r.error().message()}});
                  return encrypt(op, version, std::move(plain), std::move(aad), deadline, attempt + 1,
@@ -115,7 +115,7 @@ void GcpKmsProvider::decrypt(const std::shared_ptr<Op>& op, const std::string& c
                if (!e.ok()) return next(std::move(e), SecretBytes());
                bool corrupt = false;
                Result<SecretBytes> r = parse_decrypt_response(answer, corrupt);
-               if (corrupt && attempt < kIntegrityAttempts && !op->cancelled()) {
+               if (corrupt && attempt < kIntegrityAttempts) {  // a cancellation stops it before sending
                  log::warn("discarded a Cloud KMS answer that failed its CRC32C check; asking again",
                            {{"provider", name()}, {"error", r.error().message()}});
                  return decrypt(op, crypto_key, std::move(ciphertext), std::move(aad), deadline,
