@@ -75,6 +75,11 @@ std::unique_ptr<Settings> parse_settings(settings::Node& node) {
   if (!s->key_name.empty() && !valid_crypto_key_name(s->key_name)) {
     node.error("key_name", quote(s->key_name) + shape);
   }
+  // Every envelope records the version, "<key_name>/cryptoKeyVersions/<n>",
+  // in at most 255 bytes.
+  if (s->key_name.size() + 19 + 18 > 255) {
+    node.error("key_name", "is too long for a key version (255 bytes with /cryptoKeyVersions/<n>)");
+  }
   s->previous_keys = node.string_list("previous_keys");
   for (std::size_t i = 0; i < s->previous_keys.size(); ++i) {
     if (!valid_crypto_key_name(s->previous_keys[i])) {
