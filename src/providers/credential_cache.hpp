@@ -1,5 +1,5 @@
 // A credential that a provider fetches from an identity service (an STS
-// session for AWS, an Entra token for Azure): one fetch at a time, cached
+// session for AWS, an Entra or Google OAuth token): one fetch at a time, cached
 // and shared by every caller until it expires.
 #pragma once
 

@@ -1,7 +1,7 @@
 // The state shared by the steps of one provider operation that makes one or
 // more calls: its strand, its handler, the relay that forwards the
 // handler's cancellation slot to whichever call is running, and the
-// caller's lease. Shared by the HTTP providers (awskms, vault, azurekv).
+// caller's lease. Shared by the HTTP providers (awskms, vault, azurekv, gcpkms).
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>

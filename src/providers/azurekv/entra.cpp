@@ -1,10 +1,5 @@
 #include "providers/azurekv/entra.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
-#include <charconv>
 #include <optional>
 
 #include "common/completion.hpp"
@@ -18,31 +13,6 @@ namespace trousseau::providers::azurekv {
 namespace {
 
 constexpr std::string_view kAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// Kubernetes mounts secrets and projected tokens 0644 behind symlinks that
-/// it swaps on rotation: read them as they are, again for each request.
-constexpr SecretFileRules kMountedFileRules{.what = "credential file",
-                                            .max_size = 64 * 1024,
-                                            .follow_symlinks = true,
-                                            .private_mode = false,
-                                            .owner_check = false};
-
-/// Percent-encodes all but RFC 3986's unreserved characters: safe in a
-/// form body and in a query.
-std::string form_encode(std::string_view v) {
-  return boost::urls::encode(v, boost::urls::unreserved_chars);
-}
-
-/// The file's content without trailing newlines, as a view into `content`.
-Result<std::string_view> trimmed(const Result<SecretBytes>& content, const std::string& path) {
-  if (!content.ok()) return Error(Code::unavailable, content.error().message());
-  std::string_view text = as_chars(content->view());
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
-    text.remove_suffix(1);
-  }
-  if (text.empty()) return Error(Code::unavailable, "credential file " + path + " is empty");
-  return text;
-}
 
 const char* method_name(AuthMethod m) {
   switch (m) {
@@ -64,74 +34,11 @@ std::string resource_of_scope(const std::string& scope) {
   return scope;
 }
 
-Result<AccessToken> parse_token_response(std::string& body, Clock::time_point asked) {
-  alignas(std::max_align_t) unsigned char arena[8192];
-  Result<AccessToken> result = unavailable("malformed token answer");
-  {
-    boost::json::monotonic_resource mr(arena, sizeof arena);
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(body, ec, &mr);
-    if (!ec && v.is_object()) {
-      const auto& o = v.as_object();
-      const boost::json::value* token = o.if_contains("access_token");
-      const boost::json::value* life = o.if_contains("expires_in");
-      std::optional<std::int64_t> seconds;
-      if (life != nullptr && life->is_int64()) seconds = life->as_int64();
-      if (life != nullptr && life->is_uint64()) seconds = static_cast<std::int64_t>(life->as_uint64());
-      if (life != nullptr && life->is_string()) {  // IMDS sends strings
-        std::int64_t n = 0;
-        const auto& s = life->as_string();
-        auto [p, err] = std::from_chars(s.data(), s.data() + s.size(), n);
-        if (err == std::errc() && p == s.data() + s.size()) seconds = n;
-      }
-      if (token == nullptr || !token->is_string() || token->as_string().empty()) {
-        result = unavailable("token answer without access_token");
-      } else if (!seconds || *seconds <= 0) {
-        result = unavailable("token answer without a positive expires_in");
-      } else {
-        AccessToken t;
-        t.value = SecretBytes(as_bytes(std::string_view(token->as_string())));
-        t.expires = asked + std::chrono::seconds(*seconds);
-        result = std::move(t);
-      }
-    }
-  }
-  secure_wipe(std::span<std::uint8_t>(arena, sizeof arena));
-  secure_wipe(body);
-  return result;
-}
-
-Error map_token_error(const http::Response& r) {
-  std::string what = "HTTP " + std::to_string(r.status);
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(r.body, ec);
-  if (!ec && v.is_object()) {
-    const auto& o = v.as_object();
-    if (const auto* e = o.if_contains("error"); e != nullptr && e->is_string()) {
-      what += " " + quote(std::string_view(e->as_string()), 64);
-    }
-    if (const auto* d = o.if_contains("error_description"); d != nullptr && d->is_string()) {
-      // "AADSTS7000215: Invalid client secret provided. Trace ID: …": the
-      // code and its sentence, never the request's values.
-      std::string_view text = d->as_string();
-      text = text.substr(0, text.find(" Trace ID"));
-      what += ": " + quote(text, 200);
-    }
-  }
-  if (r.status == 400 || r.status == 401 || r.status == 403) {
-    return Error(Code::permission_denied, what);
-  }
-  return unavailable(what);
-}
-
 TokenSource::TokenSource(asio::any_io_executor executor, std::shared_ptr<http::Client> client,
                          TokenOptions options)
-    : executor_(std::move(executor)),
-      client_(std::move(client)),
-      options_(std::move(options)),
-      cache_(executor_, kFailureHoldOff,
-             Error(Code::cancelled, "cancelled while waiting for an Entra token"),
-             Error(Code::deadline_exceeded, "deadline exceeded while waiting for an Entra token")) {}
+    : providers::TokenSource(std::move(executor), std::move(client), "an Entra access token",
+                             options.refresh_margin),
+      options_(std::move(options)) {}
 
 Result<std::shared_ptr<TokenSource>> TokenSource::create(asio::any_io_executor executor,
                                                          std::shared_ptr<http::Client> client,
@@ -160,6 +67,7 @@ Result<std::shared_ptr<TokenSource>> TokenSource::create(asio::any_io_executor e
   Result<http::Url> url = http::Url::parse(where);
   if (!url.ok()) return url.error().prefixed("token endpoint");
   s->token_url_ = std::move(url).value();
+  s->where_ = s->token_url_.origin();
   return s;
 }
 
@@ -183,7 +91,7 @@ Result<http::Request> TokenSource::token_request() const {
   switch (o.method) {
     case AuthMethod::client_secret: {
       Result<SecretBytes> file = read_secret_file(o.client_secret_file, kMountedFileRules);
-      Result<std::string_view> secret = trimmed(file, o.client_secret_file);
+      Result<std::string_view> secret = trimmed_credential(file, o.client_secret_file);
       if (!secret.ok()) return secret.error();
       encoded = form_encode(*secret);
       req.body.reserve(req.body.size() + 16 + encoded.size());
@@ -207,7 +115,7 @@ Result<http::Request> TokenSource::token_request() const {
     }
     case AuthMethod::workload_identity: {
       Result<SecretBytes> file = read_secret_file(o.federated_token_file, kMountedFileRules);
-      Result<std::string_view> token = trimmed(file, o.federated_token_file);
+      Result<std::string_view> token = trimmed_credential(file, o.federated_token_file);
       if (!token.ok()) return token.error();
       encoded = form_encode(*token);
       req.body += "&client_assertion_type=" + form_encode(kAssertionType);
@@ -221,54 +129,6 @@ Result<http::Request> TokenSource::token_request() const {
   req.body += encoded;
   secure_wipe(encoded);
   return req;
-}
-
-void TokenSource::get_impl(http::Deadline deadline, Handler handler) {
-  using Freshness = CredentialCache<TokenPtr>::Freshness;
-  const bool fetch = cache_.get(deadline, std::move(handler), [this](const TokenPtr& t) {
-    const Clock::time_point now = Clock::now();
-    if (now + kExpirySafety >= t->expires) return Freshness::expired;
-    return now + options_.refresh_margin >= t->expires ? Freshness::due : Freshness::fresh;
-  });
-  if (fetch) refresh(deadline);
-}
-
-void TokenSource::invalidate(const TokenPtr& rejected) { cache_.invalidate(&rejected); }
-
-void TokenSource::refresh(http::Deadline deadline) {
-  Result<http::Request> req = token_request();
-  if (!req.ok()) return refreshed(req.error(), nullptr);
-  const Clock::time_point asked = Clock::now();
-  client_->async_request(
-      std::move(req).value(), deadline,
-      [self = shared_from_this(), asked](Error e, http::Response r) {
-        TokenPtr fresh;
-        if (e.ok() && r.status == 200) {
-          Result<AccessToken> t = parse_token_response(r.body, asked);
-          if (t.ok()) {
-            fresh = std::make_shared<const AccessToken>(std::move(t).value());
-          } else {
-            e = t.error();
-          }
-        } else if (e.ok() || r.status >= 500) {
-          e = map_token_error(r);
-        }
-        secure_wipe(r.body);
-        self->refreshed(e.ok() ? e : e.prefixed("token from " + self->token_url_.origin()),
-                        std::move(fresh));
-      });
-}
-
-void TokenSource::refreshed(Error error, TokenPtr fresh) {
-  const bool got = fresh != nullptr;
-  const std::optional<http::Deadline> again = cache_.complete(error, std::move(fresh));
-  if (got) {
-    log::info("obtained an Entra access token", {{"source", description_}});
-  } else {
-    log::warn("Entra token request failed",
-              {{"source", description_}, {"error", error.message()}, {"retrying", again.has_value()}});
-  }
-  if (again) refresh(*again);
 }
 
 }  // namespace trousseau::providers::azurekv

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/base64url.hpp"
 #include "common/bytes.hpp"
 #include "common/error.hpp"
 #include "common/secret.hpp"
@@ -16,11 +17,6 @@ namespace trousseau::providers::azurekv {
 /// The GA REST version we speak (documented for wrapkey, unwrapkey,
 /// encrypt, decrypt and get key).
 inline constexpr std::string_view kApiVersion = "7.4";
-
-/// Unpadded base64url (RFC 4648 §5), as Key Vault and JWTs use it.
-std::string base64url_encode(ByteView data);
-/// Accepts padded or unpadded base64url; false on anything else.
-bool base64url_decode(std::string_view text, Bytes& out);
 
 /// What GET /keys/{name} says about the current version.
 struct KeyBundle {

@@ -1,57 +1,17 @@
 #include "keyvault_double.hpp"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
-#include <fstream>
-#include <optional>
-#include <sstream>
 
 #include "azurekv_test_paths.hpp"
-#include "http/client.hpp"
+#include "providers/oauth2.hpp"
 #include "support/command.hpp"
-#include "support/wait.hpp"
 
 namespace trousseau::testkit {
 
-namespace {
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-/// Debian's interpreter, which imports Debian's python3-cryptography
-/// (scripts/install-deps --test), even when a pyenv python3 comes first on
-/// PATH (scripts/test puts one there for moto); any python3 elsewhere.
-std::string python3() {
-  return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-}
-
-std::string form_encode(const std::string& v) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-}  // namespace
+using providers::form_encode;
 
 KeyVaultDouble::KeyVaultDouble(Options options) {
   const std::string here = AZURE_DOUBLE_DIR;
@@ -76,123 +36,49 @@ KeyVaultDouble::KeyVaultDouble(Options options) {
     return;
   }
   write_file(secret_file(), std::string(kSecret) + "\n", 0600);
-  const std::string ready = dir_.file("ready");
-  const std::string log = dir_.file("double.log");
   std::vector<std::string> args = {
-      python3(), here + "/keyvault_double.py", "--port", "0", "--ready-file", ready,
+      python3(), here + "/keyvault_double.py", "--port", "0",
       "--tls-cert", dir_.file("server.pem"), "--tls-key", dir_.file("server-key.pem"),
       "--flavour", options.flavour, "--resource", resource_, "--tenant", kTenant,
       "--client-id", kClientId, "--client-secret", kSecret,
       "--client-cert", dir_.file("client-cert.pem"), "--federated-issuer", kIssuer,
       "--federated-subject", "system:serviceaccount:kube-system:trousseau",
       "--federated-key", dir_.file("federated-issuer.pem"),
-      "--managed-identity-client-id", kManagedIdentity, "--exit-on-stdin-eof"};
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe failed";
-    return;
-  }
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::dup2(fds[0], 0);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[0]);
-  stdin_fd_ = fds[1];  // closing it stops the double, even if we crash
-  if (pid_ < 0) {
-    ADD_FAILURE() << "fork failed";
-    return;
-  }
-  const bool up = wait_until([&] {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return true;
-    }
-    return std::filesystem::exists(ready);
-  });
-  if (!up || pid_ <= 0) {
-    ADD_FAILURE() << "the Azure double did not start\n" << read_all(log);
-    stop();
-    return;
-  }
-  url_ = read_all(ready);
-  while (!url_.empty() && (url_.back() == '\n' || url_.back() == '\r')) url_.pop_back();
-}
-
-KeyVaultDouble::~KeyVaultDouble() { stop(); }
-
-void KeyVaultDouble::stop() {
-  if (stdin_fd_ >= 0) {
-    ::close(stdin_fd_);
-    stdin_fd_ = -1;
-  }
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
+      "--managed-identity-client-id", kManagedIdentity, "--ready-file", dir_.file("ready"),
+      "--exit-on-stdin-eof"};
+  process_.start(std::move(args), dir_.file("ready"), dir_.file("double.log"), "the Azure double");
 }
 
 std::string KeyVaultDouble::auth_secret() const {
   return std::string("{method: client_secret, tenant_id: '") + kTenant + "', client_id: '" +
-         kClientId + "', client_secret_file: " + secret_file() + ", authority_host: '" + url_ + "'}";
+         kClientId + "', client_secret_file: " + secret_file() + ", authority_host: '" + url() + "'}";
 }
 std::string KeyVaultDouble::auth_certificate() const {
   return std::string("{method: client_certificate, tenant_id: '") + kTenant + "', client_id: '" +
-         kClientId + "', client_certificate_file: " + client_pem() + ", authority_host: '" + url_ + "'}";
+         kClientId + "', client_certificate_file: " + client_pem() + ", authority_host: '" + url() + "'}";
 }
 std::string KeyVaultDouble::auth_workload() const {
   return std::string("{method: workload_identity, tenant_id: '") + kTenant + "', client_id: '" +
          kClientId + "', federated_token_file: " + federated_token_file() + ", authority_host: '" +
-         url_ + "'}";
+         url() + "'}";
 }
 std::string KeyVaultDouble::auth_managed() const {
   return std::string("{method: managed_identity, client_id: '") + kManagedIdentity +
-         "', imds_endpoint: '" + url_ + "'}";
+         "', imds_endpoint: '" + url() + "'}";
 }
 
 std::string KeyVaultDouble::entry(const std::string& key, const std::string& extra) const {
-  return "vault_url: '" + url_ + "', key_name: " + key + ", scope: '" + scope() +
+  return "vault_url: '" + url() + "', key_name: " + key + ", scope: '" + scope() +
          "', ca_file: " + ca_file() + ", auth: " + auth_secret() + (extra.empty() ? "" : ", " + extra);
 }
 
 KeyVaultDouble::Reply KeyVaultDouble::call(const std::string& method, const std::string& target,
                                            const std::string& body, const std::string& content_type,
                                            bool bearer) {
-  boost::asio::io_context io;
-  http::ClientOptions co;
-  co.ca_file = ca_file();
-  co.retry.max_attempts = 1;  // the controls must see exactly what the double says
-  auto client = http::Client::create(io.get_executor(), co);
-  if (!client.ok()) {
-    ADD_FAILURE() << client.error().message();
-    return {};
-  }
-  http::Request req;
-  req.method = method;
-  req.url = http::Url::parse(url_ + target).value();
-  req.body = body;
-  if (!content_type.empty()) req.headers.push_back({"Content-Type", content_type});
-  if (bearer) req.headers.push_back({"Authorization", "Bearer " + token()});
-  Reply out;
-  // Far off, on a clock that tests may hold still: a guard, not a bound.
-  (*client)->async_request(std::move(req), Clock::now() + std::chrono::hours(24),
-                           [&](Error e, http::Response r) {
-                             if (!e.ok()) ADD_FAILURE() << target << ": " << e.message();
-                             out = {r.status, r.body};
-                           });
-  io.run();
-  return out;
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!content_type.empty()) headers.emplace_back("Content-Type", content_type);
+  if (bearer) headers.emplace_back("Authorization", "Bearer " + token());
+  return double_request(ca_file(), method, url() + target, body, headers);
 }
 
 std::string KeyVaultDouble::token() {

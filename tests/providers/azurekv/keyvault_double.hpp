@@ -4,11 +4,10 @@
 // integration tests. A missing python3-cryptography fails the test.
 #pragma once
 
-#include <sys/types.h>
-
 #include <string>
 #include <vector>
 
+#include "support/double_process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace trousseau::testkit {
@@ -34,14 +33,13 @@ class KeyVaultDouble {
   /// ready file. Failures are recorded with ADD_FAILURE; check running().
   KeyVaultDouble() : KeyVaultDouble(Options{}) {}
   explicit KeyVaultDouble(Options options);
-  ~KeyVaultDouble();  ///< stop()
   KeyVaultDouble(const KeyVaultDouble&) = delete;
   KeyVaultDouble& operator=(const KeyVaultDouble&) = delete;
 
-  bool running() const { return pid_ > 0; }
-  void stop();
+  bool running() const { return process_.running(); }
+  void stop() { process_.stop(); }
 
-  const std::string& url() const { return url_; }  ///< "https://127.0.0.1:PORT"
+  const std::string& url() const { return process_.url(); }  ///< "https://127.0.0.1:PORT"
   std::string scope() const { return resource_ + "/.default"; }
   std::string pki_dir() const { return dir_.path().string(); }
   std::string ca_file() const { return dir_.file("ca.pem"); }
@@ -77,19 +75,14 @@ class KeyVaultDouble {
   int count(const std::string& prefix, int status = 0);
 
  private:
-  struct Reply {
-    unsigned status = 0;
-    std::string body;
-  };
+  using Reply = DoubleReply;
   Reply call(const std::string& method, const std::string& target, const std::string& body,
              const std::string& content_type, bool bearer);
   std::string token();
 
   TempDir dir_;
   std::string resource_;
-  std::string url_;
-  pid_t pid_ = -1;
-  int stdin_fd_ = -1;
+  DoubleProcess process_;
 };
 
 }  // namespace trousseau::testkit

@@ -1,44 +1,23 @@
 #include "vault_double.hpp"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <openssl/hmac.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
+#include "common/base64url.hpp"
 #include "common/bytes.hpp"
 #include "http/client.hpp"
-#include "support/wait.hpp"
 #include "vault_test_paths.hpp"
 
 namespace trousseau::testkit {
 
 namespace {
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string base64url(std::string_view data) {
-  std::string b = base64_encode(as_bytes(data));
-  for (char& c : b) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!b.empty() && b.back() == '=') b.pop_back();
-  return b;
-}
+std::string base64url(std::string_view data) { return base64url_encode(as_bytes(data)); }
 
 }  // namespace
 
@@ -54,45 +33,7 @@ VaultDouble::VaultDouble(VaultDoubleOptions options) : options_(std::move(option
   if (!options_.jwt_hmac_key.empty()) {
     args.insert(args.end(), {"--jwt-hmac-key", options_.jwt_hmac_key});
   }
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (pid_ < 0) {
-    ADD_FAILURE() << "fork failed";
-    return;
-  }
-  const bool started = wait_until([&] {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return true;  // exited: reported below
-    }
-    return std::filesystem::exists(ready);
-  });
-  if (!started || pid_ < 0) {
-    ADD_FAILURE() << "the Vault double did not start:\n" << read_all(log);
-    return;
-  }
-  address_ = read_all(ready);
-  while (!address_.empty() && (address_.back() == '\n' || address_.back() == '\r')) address_.pop_back();
-}
-
-VaultDouble::~VaultDouble() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-  }
+  process_.start(std::move(args), ready, log, "the Vault double");
 }
 
 VaultDouble::Answer VaultDouble::call(const std::string& method, const std::string& path,
@@ -108,8 +49,8 @@ VaultDouble::Answer VaultDouble::call(const std::string& method, const std::stri
   if (!client.ok()) return {};
   http::Request req;
   req.method = method;
-  auto url = http::Url::parse(address_ + "/v1/" + path);
-  EXPECT_TRUE(url.ok()) << address_ << " " << path;
+  auto url = http::Url::parse(address() + "/v1/" + path);
+  EXPECT_TRUE(url.ok()) << address() << " " << path;
   if (!url.ok()) return {};
   req.url = *url;
   if (!token.empty()) req.headers.push_back({"X-Vault-Token", token});

@@ -4,12 +4,11 @@
 // failure injection. A double that does not start fails the test.
 #pragma once
 
-#include <sys/types.h>
-
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <string>
 
+#include "support/double_process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace trousseau::testkit {
@@ -26,16 +25,15 @@ class VaultDouble {
   static constexpr const char* kRootToken = "root-token-of-the-double";
 
   /// Starts `/usr/bin/python3 vault_double.py --port 0 --ready-file F` and
-  /// waits for F (the double writes it once it listens).
+  /// waits for F (the double writes it once it listens); stopped with the
+  /// object (support/double_process.hpp).
   explicit VaultDouble(VaultDoubleOptions options = {});
-  /// SIGTERM, then waitpid.
-  ~VaultDouble();
   VaultDouble(const VaultDouble&) = delete;
   VaultDouble& operator=(const VaultDouble&) = delete;
 
-  bool running() const { return pid_ > 0; }
+  bool running() const { return process_.running(); }
   /// "http://127.0.0.1:<port>" or "https://…", as the double wrote it.
-  const std::string& address() const { return address_; }
+  const std::string& address() const { return process_.url(); }
 
   struct Answer {
     unsigned status = 0;
@@ -69,8 +67,7 @@ class VaultDouble {
  private:
   VaultDoubleOptions options_;
   TempDir dir_;
-  std::string address_;
-  pid_t pid_ = -1;
+  DoubleProcess process_;  ///< after dir_: stopped before its files go
 };
 
 /// An HS256 JWT over `claims_json`, signed with `key` (the double's
