@@ -24,6 +24,7 @@
 #include "support/call_options.hpp"
 #include "support/command.hpp"
 #include "support/provider_entry.hpp"
+#include "support/provider_runner.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wait.hpp"
 
@@ -34,53 +35,19 @@ namespace asio = boost::asio;
 using testkit::CloudKmsDouble;
 using namespace std::chrono_literals;
 
-/// An io_context on its own thread, and provider calls as futures.
-class Runner {
+/// Providers of this type on an io_context of their own thread
+/// (support/provider_runner.hpp).
+class Runner : public testkit::ProviderRunner {
  public:
-  Runner() : work_(asio::make_work_guard(io)), thread_([this] { io.run(); }) {}
-  ~Runner() {
-    work_.reset();
-    io.stop();
-    thread_.join();
-  }
-
   /// `settings`: the entry's keys as a YAML flow mapping, without braces.
   Result<std::unique_ptr<Provider>> create(const std::string& settings) {
-    settings::Diagnostics diag;
-    auto node = testkit::provider_entry("{name: gcp, type: gcpkms, " + settings + "}", diag);
-    (void)node.string("name");
-    (void)node.string("type");
-    const ProviderFactory* f = Registry::instance().find("gcpkms");
-    EXPECT_NE(f, nullptr);
-    auto parsed = f->parse(node);
-    node.reject_unknown_keys();
-    EXPECT_TRUE(diag.ok()) << (diag.errors().empty() ? "" : diag.errors()[0]);
-    return f->create("gcp", *parsed, ProviderContext{io.get_executor(), false});
+    return ProviderRunner::create("type: gcpkms, " + settings, "gcp");
   }
-
-  asio::io_context io;
-
- private:
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::thread thread_;
 };
 
-std::pair<Error, WrapResult> wrap(Provider& p, ByteView context, ByteView share,
-                                  CallOptions options = testkit::within()) {
-  return p.async_wrap(options, context, share, asio::use_future([](Error e, WrapResult r) {
-            return std::make_pair(std::move(e), std::move(r));
-          })).get();
-}
-std::pair<Error, SecretBytes> unwrap(Provider& p, ByteView context, const WrapResult& w,
-                                     CallOptions options = testkit::within()) {
-  return p.async_unwrap(options, context, w.key_version, w.wrapped,
-                        asio::use_future([](Error e, SecretBytes s) {
-                          return std::make_pair(std::move(e), std::move(s));
-                        })).get();
-}
-Error probe(Provider& p) {
-  return p.async_probe(testkit::within(), asio::use_future([](Error e) { return e; })).get();
-}
+using testkit::probe;
+using testkit::unwrap;
+using testkit::wrap;
 
 const std::array<std::uint8_t, 12> kNonce{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
 const std::string kServiceAccountToken = "/token";
