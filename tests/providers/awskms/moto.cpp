@@ -16,27 +16,13 @@
 #include <thread>
 
 #include "providers/awskms/sigv4.hpp"
+#include "support/child_process.hpp"
 
 namespace trousseau::testkit {
 
 namespace {
 
 using namespace std::chrono_literals;
-
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 /// A blocking HTTP/1.1 exchange with Connection: close; "" on failure.
 std::string exchange(std::uint16_t port, const std::string& raw) {
@@ -61,7 +47,7 @@ std::string exchange(std::uint16_t port, const std::string& raw) {
 }  // namespace
 
 MotoServer::MotoServer() {
-  port_ = free_port();
+  port_ = free_loopback_port();
   start();
 }
 
