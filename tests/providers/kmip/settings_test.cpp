@@ -6,6 +6,7 @@
 #include "providers/kmip/settings.hpp"
 #include "providers/registry.hpp"
 #include "support/provider_entry.hpp"
+#include "support/settings_errors.hpp"
 
 namespace trousseau::providers::kmip {
 namespace {
@@ -14,13 +15,7 @@ const std::string kTls =
     "client_certificate_file: /etc/trousseau/kmip.pem, client_key_file: /etc/trousseau/kmip.key";
 
 std::vector<std::string> errors_of(const std::string& settings) {
-  ::trousseau::settings::Diagnostics diag;
-  auto node = testkit::provider_entry("{" + settings + "}", diag);
-  const ProviderFactory* f = Registry::instance().find("kmip");
-  EXPECT_NE(f, nullptr);
-  if (f != nullptr) (void)f->parse(node);
-  node.reject_unknown_keys();
-  return diag.errors();
+  return testkit::settings_errors("kmip", settings);
 }
 
 std::unique_ptr<Settings> parse(const std::string& settings) {
@@ -32,8 +27,7 @@ std::unique_ptr<Settings> parse(const std::string& settings) {
 }
 
 bool has(const std::vector<std::string>& errors, const std::string& needle) {
-  return std::any_of(errors.begin(), errors.end(),
-                     [&](const std::string& e) { return e.find(needle) != std::string::npos; });
+  return testkit::mentions(errors, needle);
 }
 
 std::string all(const std::vector<std::string>& e) {

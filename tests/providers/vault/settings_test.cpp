@@ -6,23 +6,17 @@
 #include "providers/registry.hpp"
 #include "providers/vault/settings.hpp"
 #include "support/provider_entry.hpp"
+#include "support/settings_errors.hpp"
 
 namespace trousseau::providers::vault {
 namespace {
 
 std::vector<std::string> errors_of(const std::string& settings) {
-  ::trousseau::settings::Diagnostics diag;
-  auto node = testkit::provider_entry("{" + settings + "}", diag);
-  const ProviderFactory* f = Registry::instance().find("vault");
-  EXPECT_NE(f, nullptr);
-  if (f != nullptr) (void)f->parse(node);
-  node.reject_unknown_keys();
-  return diag.errors();
+  return testkit::settings_errors("vault", settings);
 }
 
 bool has(const std::vector<std::string>& errors, const std::string& needle) {
-  return std::any_of(errors.begin(), errors.end(),
-                     [&](const std::string& e) { return e.find(needle) != std::string::npos; });
+  return testkit::mentions(errors, needle);
 }
 
 std::string first(const std::vector<std::string>& e) { return e.empty() ? "" : e[0]; }
