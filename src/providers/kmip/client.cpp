@@ -261,6 +261,8 @@ class Call : public std::enable_shared_from_this<Call> {
     // an idle timeout) fails at the first write or read: one new
     // connection, not counted as a failure.
     if (reused_ && !replaced_ && !response_started_) {
+      // Nothing is pending on the old connection (one operation at a time,
+      // and this is its completion): it may go.
       replaced_ = true;
       conn_->close();
       return open_new();
@@ -269,8 +271,11 @@ class Call : public std::enable_shared_from_this<Call> {
   }
 
   void abort(Error error) {
+    // Closed, not freed: an operation still pending on it (a handshake, a
+    // read) completes later with operation_aborted and touches the stream's
+    // buffers. The call owns the connection until its last handler has run
+    // (every handler holds the call), and never gives it back to the pool.
     if (conn_ != nullptr) conn_->close();
-    conn_.reset();
     finish(std::move(error));
   }
 
