@@ -10,9 +10,10 @@
 #include <unistd.h>
 
 #include <chrono>
+
+#include "support/wait.hpp"
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 namespace trousseau::testkit {
 
@@ -56,21 +57,22 @@ void ChildProcess::stop() { end(SIGTERM); }
 void ChildProcess::kill() { end(SIGKILL); }
 
 void ChildProcess::end(int signal) {
-  using namespace std::chrono_literals;
   if (pid_ <= 0) return;
   ::kill(-pid_, signal);
-  // Polls the process state (not an ordering by time): reap our child, then
-  // wait for the rest of its group to be gone.
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  int status = 0;
+  // Waits on the process state: our child reaped, then the rest of its
+  // group gone. The guard only turns a process that ignores SIGTERM into a
+  // SIGKILL; nothing is ordered by it.
   bool reaped = false;
-  while (!(reaped = reaped || ::waitpid(pid_, &status, WNOHANG) == pid_) || ::kill(-pid_, 0) == 0) {
-    if (std::chrono::steady_clock::now() > until) {
-      ::kill(-pid_, SIGKILL);
-      if (!reaped) ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(10ms);
+  int status = 0;
+  const bool gone = wait_until(
+      [&] {
+        reaped = reaped || ::waitpid(pid_, &status, WNOHANG) == pid_;
+        return reaped && ::kill(-pid_, 0) != 0;
+      },
+      std::chrono::seconds(5));
+  if (!gone) {
+    ::kill(-pid_, SIGKILL);
+    if (!reaped) ::waitpid(pid_, &status, 0);
   }
   pid_ = -1;
 }

@@ -17,6 +17,7 @@
 
 #include "providers/awskms/sigv4.hpp"
 #include "support/child_process.hpp"
+#include "support/wait.hpp"
 
 namespace trousseau::testkit {
 
@@ -58,28 +59,13 @@ std::string MotoServer::endpoint() const {
 }
 
 void MotoServer::start() {
-  const std::string log = dir_.file("moto.log");
   const std::string port = std::to_string(port_);
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    // Its own process group: the pyenv shim runs moto as a child of its
-    // own, and stop() must reach both.
-    ::setpgid(0, 0);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    ::execlp("moto_server", "moto_server", "-H", "127.0.0.1", "-p", port.c_str(), nullptr);
-    ::execlp("python3", "python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", port.c_str(),
-             nullptr);
-    ::_exit(127);
-  }
-  if (pid_ < 0) {
-    ADD_FAILURE() << "fork failed";
-    return;
-  }
-  ::setpgid(pid_, pid_);  // also here, so that stop() cannot race the child
+  // moto_server where it is on PATH (a pyenv shim runs moto as its own
+  // child: ChildProcess signals the whole group), else the module.
+  process_.start({"sh", "-c",
+                  "command -v moto_server >/dev/null && exec moto_server -H 127.0.0.1 -p " + port +
+                      " || exec python3 -m moto.server -H 127.0.0.1 -p " + port},
+                 dir_.file("moto.log"));
   if (!wait_ready()) {
     ADD_FAILURE() << "moto_server did not start on port " << port_
                   << " (is moto installed? `pip install 'moto[server]'`)\n"
@@ -89,40 +75,17 @@ void MotoServer::start() {
 }
 
 bool MotoServer::wait_ready() {
-  const auto until = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < until) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;  // exited: not installed, or the port was taken
-    }
-    const std::string reply =
-        exchange(port_, "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    if (reply.rfind("HTTP/1.", 0) == 0) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
+  // Ready once it answers HTTP; gone when it exited (not installed, or the
+  // port was taken).
+  testkit::wait_until([&] {
+    return process_.exited() ||
+           exchange(port_, "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                   .rfind("HTTP/1.", 0) == 0;
+  });
+  return process_.running();
 }
 
-void MotoServer::stop() {
-  if (pid_ <= 0) return;
-  ::kill(-pid_, SIGTERM);
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  int status = 0;
-  bool reaped = false;
-  // Reap our child, then wait for the rest of the group (moto under the
-  // shim) to be gone, so that the port is free for restart().
-  while (!(reaped = reaped || ::waitpid(pid_, &status, WNOHANG) == pid_) ||
-         ::kill(-pid_, 0) == 0) {
-    if (std::chrono::steady_clock::now() > until) {
-      ::kill(-pid_, SIGKILL);
-      if (!reaped) ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  pid_ = -1;
-}
+void MotoServer::stop() { process_.stop(); }
 
 void MotoServer::restart() {
   stop();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "support/child_process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace trousseau::testkit {
@@ -26,7 +27,7 @@ class MotoServer {
   MotoServer(const MotoServer&) = delete;
   MotoServer& operator=(const MotoServer&) = delete;
 
-  bool running() const { return pid_ > 0; }
+  bool running() const { return process_.running(); }
   std::uint16_t port() const { return port_; }
   std::string endpoint() const;  ///< "http://127.0.0.1:<port>/"
 
@@ -67,7 +68,7 @@ class MotoServer {
 
   TempDir dir_;
   std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
+  ChildProcess process_;
 };
 
 }  // namespace trousseau::testkit
