@@ -178,8 +178,8 @@ TEST(WaiterQueue, AWaiterPastItsDeadlineCompletesWithTheExpiredError) {
   std::promise<Error> soon_error;
   queue.push(
       [&](Error e, int) {
+        ++soon;  // before the promise: its value releases the test thread
         soon_error.set_value(std::move(e));
-        ++soon;
         testkit::notify_waiters();
       },
       Clock::now() + 1s);
