@@ -28,16 +28,19 @@ Engine::Engine(asio::io_context& io, const config::Config& cfg,
     slots_.push_back(std::move(slot));
   }
   if (!state_path_.empty()) {
-    auto loaded = load_rotation_state(state_path_);
+    auto loaded = load_write_state(state_path_);
     if (loaded.ok()) {
-      rotation_ = std::move(loaded.value());
+      // Names the configuration no longer has cannot be waited for.
+      for (const std::string& name : loaded->missing) {
+        if (find(name) != nullptr) writes_.missing.insert(name);
+      }
     } else {
-      // A corrupt state file must not stop the plugin; moving the
-      // generation far ahead keeps key_id from repeating an old value.
-      log::error("cannot load rotation state; starting a new generation series",
+      // Safe to start clean: envelopes written degraded carry their own
+      // key_id, so they stay stale whatever this node reports. At worst
+      // the first Encrypt during an outage answers a key_id that Status
+      // had not reported yet, and apiserver asks again.
+      log::error("cannot load the write state; assuming complete writes",
                  {{"error", loaded.error().message()}});
-      rotation_.generation = static_cast<std::uint64_t>(
-          std::chrono::system_clock::now().time_since_epoch() / std::chrono::seconds(1));
     }
   }
 }
@@ -87,9 +90,9 @@ Counters Engine::counters() const {
   return c;
 }
 
-RotationState Engine::rotation() const {
+WriteState Engine::write_state() const {
   std::lock_guard lock(mutex_);
-  return rotation_;
+  return writes_;
 }
 
 std::string Engine::key_id() const {
@@ -98,7 +101,7 @@ std::string Engine::key_id() const {
 }
 
 std::string Engine::key_id_locked() const {
-  std::string canonical = "trousseau key_id v1\nthreshold " + std::to_string(cfg_.policy.threshold) +
+  std::string canonical = "trousseau key_id v2\nthreshold " + std::to_string(cfg_.policy.threshold) +
                           "\nmin_encrypt_slots " + std::to_string(cfg_.policy.min_encrypt_slots);
   for (const auto& slot : slots_) {
     canonical += "\nslot";
@@ -107,7 +110,13 @@ std::string Engine::key_id_locked() const {
                    p->provider().key_identity();
     }
   }
-  canonical += "\ngeneration " + std::to_string(rotation_.generation);
+  // Only what every node can observe alike: no counter, no history. The
+  // names of providers a degraded write missed are the one exception, and
+  // they leave again when those providers are healthy.
+  if (writes_.degraded()) {
+    canonical += "\nwrites without";
+    for (const std::string& name : writes_.missing) canonical += " " + name;
+  }
   Bytes digest = sha256({as_bytes(canonical)});
   return "trousseau-" + hex_encode(ByteView(digest).first(20));
 }
@@ -139,9 +148,9 @@ void Engine::persist_locked() {
   // fsyncs go to the writer, with a snapshot, so no strand waits for a disk.
   // The job owns what it reads; it may outlive the engine when the writer
   // is not ours.
-  asio::post(state_writer_, [path = state_path_, snapshot = rotation_] {
-    if (Error e = save_rotation_state(path, snapshot); !e.ok()) {
-      log::error("cannot save rotation state", {{"error", e.message()}});
+  asio::post(state_writer_, [path = state_path_, snapshot = writes_] {
+    if (Error e = save_write_state(path, snapshot); !e.ok()) {
+      log::error("cannot save the write state", {{"error", e.message()}});
     }
   });
 }
@@ -149,28 +158,31 @@ void Engine::persist_locked() {
 std::string Engine::note_degraded(const std::vector<std::string>& missing) {
   std::lock_guard lock(mutex_);
   ++degraded_encrypts_;
-  const bool was = rotation_.degraded;
-  const std::size_t before = rotation_.missing.size();
-  rotation_.degraded = true;
-  rotation_.missing.insert(missing.begin(), missing.end());
-  if (!was || rotation_.missing.size() != before) persist_locked();
+  const std::size_t before = writes_.missing.size();
+  writes_.missing.insert(missing.begin(), missing.end());
+  if (writes_.missing.size() != before) {
+    persist_locked();
+    log::warn("writes are degraded; key_id names the missing providers until they are healthy",
+              {{"missing", join(std::vector<std::string>(writes_.missing.begin(),
+                                                         writes_.missing.end()),
+                                ",")}});
+  }
   return key_id_locked();
 }
 
 void Engine::on_health_changed() {
   std::lock_guard lock(mutex_);
-  if (!rotation_.degraded) return;
-  for (const auto& p : owned_) {
-    if (!p->healthy()) return;
+  if (!writes_.degraded()) return;
+  for (const std::string& name : writes_.missing) {
+    const ManagedProvider* p = find(name);
+    if (p != nullptr && !p->healthy()) return;
   }
-  ++rotation_.generation;
-  rotation_.degraded = false;
   const std::string names =
-      join(std::vector<std::string>(rotation_.missing.begin(), rotation_.missing.end()), ",");
-  rotation_.missing.clear();
+      join(std::vector<std::string>(writes_.missing.begin(), writes_.missing.end()), ",");
+  writes_.missing.clear();
   persist_locked();
-  log::info("every provider is healthy after a degraded write; rotating key_id",
-            {{"generation", rotation_.generation}, {"were_missing", names}});
+  log::info("the providers degraded writes missed are healthy; key_id is that of complete writes again",
+            {{"key_id", key_id_locked()}, {"were_missing", names}});
 }
 
 Error aggregate_failures(const std::string& what,

@@ -11,8 +11,10 @@
 //     `encrypt_grace` has passed since, cancel what is left and build the
 //     envelope from the slots that hold a share.
 //  4. Fewer than W slots: UNAVAILABLE naming every provider and its error.
-//     W or more but not every provider: a degraded write; the engine
-//     remembers it and changes key_id once every provider is healthy again.
+//     W or more but not every provider: a degraded write. The providers it
+//     missed join the key_id (Engine::key_id) until probes find them healthy
+//     again, so the envelope carries a key_id that no complete write
+//     reports, on this node or any other.
 //
 // Decrypt, step by step:
 //  1. Parse the envelope (INVALID_ARGUMENT when malformed).
@@ -53,7 +55,7 @@
 #include "envelope/format.hpp"
 #include "quorum/managed_provider.hpp"
 #include "quorum/observer.hpp"
-#include "quorum/rotation_state.hpp"
+#include "quorum/write_state.hpp"
 
 namespace trousseau::quorum {
 
@@ -160,8 +162,12 @@ class Engine : public std::enable_shared_from_this<Engine> {
 
   /// From cached health only: no provider is called.
   Status status() const;
-  /// A digest of the policy, every provider's key identity and the
-  /// rotation generation. Never secret, never reused.
+  /// A digest of the policy, every provider's key identity and, while
+  /// writes are degraded, the providers they miss. A pure function of what
+  /// Encrypt writes now: nodes with the same configuration and the same
+  /// KMSes report the same key_id whatever each of them lived through, and
+  /// a degraded envelope's key_id differs from every complete one's. Never
+  /// secret.
   std::string key_id() const;
 
   const config::Config& config() const { return cfg_; }
@@ -174,10 +180,11 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::vector<std::size_t> forgeable_slots() const;
   std::vector<ManagedProvider*> providers() const;
   Counters counters() const;
-  RotationState rotation() const;
+  WriteState write_state() const;
 
-  /// Called by the health monitor after probes: bumps the generation when
-  /// a degraded write is pending and every provider is healthy.
+  /// Called by the health monitor after probes: once every provider that
+  /// degraded writes missed is healthy, key_id returns to that of complete
+  /// writes (kube-apiserver then draws a new DEK that every slot wraps).
   void on_health_changed();
 
   /// Binds the engine's metrics; only before the first request.
@@ -188,7 +195,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   friend class detail::Operation;
 
   /// Records a degraded write; returns the key_id the envelope belongs to,
-  /// read under the same lock so that a probe cannot slip in between.
+  /// read under the same lock so that a probe cannot slip in between: it
+  /// always names `missing`.
   std::string note_degraded(const std::vector<std::string>& missing);
   // Relaxed atomics: counting on the request path takes no lock.
   void note_bad_share() { bad_shares_.fetch_add(1, std::memory_order_relaxed); }
@@ -231,8 +239,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::optional<asio::thread_pool> own_writer_;  ///< unless the caller gave one
   asio::any_io_executor state_writer_;
   mutable std::mutex mutex_;
-  RotationState rotation_;
-  std::uint64_t degraded_encrypts_ = 0;  ///< under mutex_, with rotation_
+  WriteState writes_;
+  std::uint64_t degraded_encrypts_ = 0;  ///< under mutex_, with writes_
   std::atomic<std::uint64_t> bad_shares_{0};
   std::atomic<std::uint64_t> hedges_{0};
   std::atomic<std::uint64_t> forgeries_refused_{0};

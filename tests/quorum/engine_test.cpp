@@ -209,7 +209,7 @@ TEST(Engine, EncryptDegradedWhenOneSlotDownAboveMinimum) {
   ASSERT_TRUE(enc.ok()) << enc.error().message();
   EXPECT_EQ(enc->missing, std::vector<std::string>{"c"});
   EXPECT_EQ(h.engine().counters().degraded_encrypts, 1u);
-  EXPECT_TRUE(h.engine().rotation().degraded);
+  EXPECT_TRUE(h.engine().write_state().degraded());
   auto plain = h.decrypt(enc->encoded);
   ASSERT_TRUE(plain.ok());
   EXPECT_TRUE(plain->equals(kSeed));
@@ -259,44 +259,110 @@ TEST(Engine, EncryptWipesKeySharesAndPlaintextWhenItAnswersNotWhenStragglersDrai
   EXPECT_EQ(pending.secrets_at_answer->load(), before);
 }
 
-TEST(Engine, KeyIdRotatesOnceAfterADegradedWriteWhenProvidersRecover) {
+// A degraded write's key_id names what it missed, so apiserver stores the
+// envelope under a key_id that no complete write reports; once the missing
+// provider is healthy, key_id is that of complete writes again and the
+// envelope is stale. The state survives a restart of the plugin.
+TEST(Engine, ADegradedWriteHasItsOwnKeyIdUntilTheMissingProviderRecovers) {
   testkit::TempDir dir;
   PolicySpec spec = three_slots(2, 2);
   spec.state_path = dir.file("state.json");
-  std::string before, after;
+  std::string complete, degraded;
   {
     EngineHarness h(spec);
-    before = h.engine().key_id();
+    complete = h.engine().key_id();
     h.fake("c").script_wrap({.fail = Code::unavailable});
     h.fake("c").script_probe({.fail = Code::unavailable});
-    ASSERT_TRUE(h.encrypt(kSeed).ok());
-    h.probe_all();  // c still down: no rotation yet
-    EXPECT_EQ(h.engine().key_id(), before);
+    auto enc = h.encrypt(kSeed);
+    ASSERT_TRUE(enc.ok()) << enc.error().message();
+    degraded = enc->key_id;
+    EXPECT_NE(degraded, complete);
+    EXPECT_EQ(h.engine().key_id(), degraded);  // Status agrees with the write
+    h.probe_all();                              // c still down
+    EXPECT_EQ(h.engine().key_id(), degraded);
+    h.fake("b").script_probe({.fail = Code::unavailable});
     h.fake("c").script({});
-    h.probe_all();  // everyone healthy: a fresh key_id
-    after = h.engine().key_id();
-    EXPECT_NE(after, before);
+    h.probe_all();  // c back: b's outage has missed no write, so it does not count
+    EXPECT_EQ(h.engine().key_id(), complete);
+    EXPECT_FALSE(h.engine().write_state().degraded());
     h.probe_all();  // and it stays
-    EXPECT_EQ(h.engine().key_id(), after);
-    EXPECT_FALSE(h.engine().rotation().degraded);
+    EXPECT_EQ(h.engine().key_id(), complete);
   }
-  ASSERT_TRUE(std::filesystem::exists(spec.state_path));
-  EngineHarness restarted(spec);  // the generation survives a restart
-  EXPECT_EQ(restarted.engine().rotation().generation, 1u);
+  {
+    EngineHarness h(spec);  // the healed state survives a restart
+    EXPECT_EQ(h.engine().key_id(), complete);
+  }
+  {
+    EngineHarness h(spec);
+    h.fake("c").script_wrap({.fail = Code::unavailable});
+    ASSERT_TRUE(h.encrypt(kSeed).ok());
+  }
+  EngineHarness restarted(spec);  // and so does the degraded one, before any probe
+  EXPECT_EQ(restarted.engine().key_id(), degraded);
+  EXPECT_EQ(restarted.engine().write_state().missing, std::set<std::string>{"c"});
 }
 
-// A degraded write must carry the key_id of the generation it was written
-// in. If a probe that finds everyone healthy again lands between recording
-// the degraded write and reading the key_id, the envelope would be labelled
-// with the fresh generation, and apiserver would never rewrite it. Probes
-// race writes here on real threads; after every write, the rotation that
-// follows must move key_id away from the write's. The window is a few
-// instructions wide: with key_id read under a second lock, about one write
-// in a thousand came out stale, so 3000 writes catch it in most runs.
+// The HA property: key_id is a function of the configuration and what the
+// KMSes say, never of one node's history. Two engines stand for two nodes;
+// only the first lives through an outage of c.
+TEST(Engine, TwoNodesAgreeOnKeyIdWhateverEachLivedThrough) {
+  testkit::TempDir dir;
+  PolicySpec one = three_slots(2, 2), two = three_slots(2, 2);
+  one.state_path = dir.file("one/state.json");
+  two.state_path = dir.file("two/state.json");
+  EngineHarness a(one), b(two);
+  ASSERT_EQ(a.engine().key_id(), b.engine().key_id());
+  a.fake("c").script_wrap({.fail = Code::unavailable});
+  a.fake("c").script_probe({.fail = Code::unavailable});
+  auto enc = a.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok());
+  auto full = b.encrypt(kSeed);
+  ASSERT_TRUE(full.ok());
+  EXPECT_NE(enc->key_id, full->key_id);  // b sees a's envelope as stale
+  EXPECT_EQ(full->key_id, b.engine().key_id());
+  a.fake("c").script({});
+  a.probe_all();
+  b.probe_all();
+  EXPECT_EQ(a.engine().key_id(), b.engine().key_id());
+  EXPECT_NE(a.engine().key_id(), enc->key_id);  // a sees it as stale too
+  // An identical outage on both gives both the same degraded key_id.
+  b.fake("c").script_wrap({.fail = Code::unavailable});
+  a.fake("c").script_wrap({.fail = Code::unavailable});
+  auto again_a = a.encrypt(kSeed), again_b = b.encrypt(kSeed);
+  ASSERT_TRUE(again_a.ok() && again_b.ok());
+  EXPECT_EQ(again_a->key_id, again_b->key_id);
+  EXPECT_EQ(again_a->key_id, enc->key_id);
+}
+
+// A provider missing from a later configuration cannot hold key_id
+// degraded forever.
+TEST(Engine, ANameTheConfigurationNoLongerHasIsDroppedFromTheState) {
+  testkit::TempDir dir;
+  PolicySpec spec = three_slots(2, 2);
+  spec.state_path = dir.file("state.json");
+  WriteState old;
+  old.missing = {"gone"};
+  ASSERT_TRUE(save_write_state(spec.state_path, old).ok());
+  EngineHarness fresh(three_slots(2, 2));
+  EngineHarness h(spec);
+  EXPECT_FALSE(h.engine().write_state().degraded());
+  EXPECT_EQ(h.engine().key_id(), fresh.engine().key_id());
+}
+
+// A degraded write must carry a key_id that names what it missed. If a
+// probe that finds everyone healthy again lands between recording the
+// degraded write and reading the key_id, the envelope would be labelled
+// with the complete writes' key_id, and apiserver would never rewrite it.
+// Probes race writes here on real threads; after every write, the
+// recovery that follows must move key_id away from the write's. The window
+// is a few instructions wide: with key_id read under a second lock, about
+// one write in a thousand came out stale, so 3000 writes catch it in most
+// runs.
 TEST(Engine, ADegradedWriteKeepsItsKeyIdWhenARecoveryProbeRacesIt) {
   EngineHarness h(three_slots(2, 2), /*threads=*/2);
+  const std::string complete = h.engine().key_id();
   h.fake("c").script_wrap({.fail = Code::unavailable});  // wraps fail, probes pass
-  log::set_level(log::Level::warn);                       // hundreds of rotations
+  log::set_level(log::Level::error);                      // hundreds of recoveries
   std::atomic<bool> stop{false};
   // What the health monitor does after a probe finds c healthy.
   auto recovery_probe = [&] {
@@ -311,14 +377,14 @@ TEST(Engine, ADegradedWriteKeepsItsKeyIdWhenARecoveryProbeRacesIt) {
     auto enc = h.encrypt(kSeed);
     ASSERT_TRUE(enc.ok()) << enc.error().message();
     ASSERT_EQ(enc->missing, std::vector<std::string>{"c"});
-    recovery_probe();  // whatever the race did, this write's rotation is done now
-    ASSERT_FALSE(h.engine().rotation().degraded);
-    if (h.engine().key_id() == enc->key_id) ++stale;
+    recovery_probe();  // whatever the race did, this write's recovery is done now
+    ASSERT_FALSE(h.engine().write_state().degraded());
+    if (enc->key_id == complete) ++stale;
   }
   stop = true;
   prober.join();
   log::set_level(log::Level::info);
-  EXPECT_EQ(stale, 0) << "degraded writes labelled with the generation after their rotation";
+  EXPECT_EQ(stale, 0) << "degraded writes labelled with the complete writes' key_id";
 }
 
 // The state file is fsynced twice per write; a slow disk must not hold a
@@ -339,9 +405,9 @@ TEST(Engine, ADegradedWriteAnswersWithoutWaitingForItsStateToReachTheDisk) {
   EXPECT_EQ(enc->missing, std::vector<std::string>{"c"});
   EXPECT_FALSE(std::filesystem::exists(spec.state_path));  // answered first
   EXPECT_EQ(disk.run(), 1u);                                 // one write, queued
-  auto saved = quorum::load_rotation_state(spec.state_path);
+  auto saved = quorum::load_write_state(spec.state_path);
   ASSERT_TRUE(saved.ok()) << saved.error().message();
-  EXPECT_TRUE(saved->degraded);
+  EXPECT_TRUE(saved->degraded());
   EXPECT_EQ(saved->missing, std::set<std::string>{"c"});
 }
 

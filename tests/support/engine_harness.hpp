@@ -28,7 +28,7 @@ struct PolicySpec {
   std::chrono::milliseconds encrypt_grace{250};
   std::chrono::milliseconds min_hedge_delay{2};
   std::string state_path;
-  /// Where the engine writes its rotation state; its own thread when null.
+  /// Where the engine writes its write state (state.json); its own thread when null.
   /// A test that never runs it sees what happens before the disk does.
   boost::asio::io_context* state_writer = nullptr;
   std::vector<config::EarlierPolicy> previous;

@@ -1,4 +1,4 @@
-#include "quorum/rotation_state.hpp"
+#include "quorum/write_state.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -16,10 +16,10 @@ namespace trousseau::quorum {
 
 namespace json = boost::json;
 
-Result<RotationState> load_rotation_state(const std::string& path) {
+Result<WriteState> load_write_state(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
-    if (!std::filesystem::exists(path)) return RotationState{};
+    if (!std::filesystem::exists(path)) return WriteState{};
     return unavailable("cannot read state file " + path);
   }
   std::stringstream ss;
@@ -27,28 +27,39 @@ Result<RotationState> load_rotation_state(const std::string& path) {
   boost::system::error_code ec;
   json::value v = json::parse(ss.str(), ec);
   const json::object* o = ec ? nullptr : v.if_object();
-  RotationState s;
   if (o == nullptr) return Error(Code::failed_precondition, "state file " + path + " is corrupt");
-  if (const json::value* g = o->if_contains("generation"); g && g->is_uint64()) {
-    s.generation = g->as_uint64();
-  } else if (g && g->is_int64() && g->as_int64() >= 0) {
-    s.generation = static_cast<std::uint64_t>(g->as_int64());
-  } else {
-    return Error(Code::failed_precondition, "state file " + path + ": bad generation");
-  }
-  if (const json::value* d = o->if_contains("degraded"); d && d->is_bool()) s.degraded = d->as_bool();
-  if (const json::value* m = o->if_contains("missing"); m && m->is_array()) {
-    for (const json::value& name : m->as_array()) {
-      if (name.is_string()) s.missing.insert(std::string(name.as_string()));
+  const json::value* version = o->if_contains("version");
+  bool counts = true;
+  if (version == nullptr) {
+    // The earlier format: names counted only while "degraded" was true.
+    const json::value* g = o->if_contains("generation");
+    const json::value* d = o->if_contains("degraded");
+    if (g == nullptr || !(g->is_uint64() || (g->is_int64() && g->as_int64() >= 0)) ||
+        (d != nullptr && !d->is_bool())) {
+      return Error(Code::failed_precondition, "state file " + path + " is corrupt");
     }
+    counts = d != nullptr && d->as_bool();
+  } else if (!version->is_int64() || version->as_int64() != 2) {
+    return Error(Code::failed_precondition, "state file " + path + ": unknown version");
+  }
+  WriteState s;
+  const json::value* m = o->if_contains("missing");
+  if (m == nullptr && version == nullptr) return s;
+  if (m == nullptr || !m->is_array()) {
+    return Error(Code::failed_precondition, "state file " + path + ": bad \"missing\"");
+  }
+  for (const json::value& name : m->as_array()) {
+    if (!name.is_string() || name.as_string().empty()) {
+      return Error(Code::failed_precondition, "state file " + path + ": bad \"missing\"");
+    }
+    if (counts) s.missing.insert(std::string(name.as_string()));
   }
   return s;
 }
 
-Error save_rotation_state(const std::string& path, const RotationState& state) {
+Error save_write_state(const std::string& path, const WriteState& state) {
   json::object o;
-  o["generation"] = state.generation;
-  o["degraded"] = state.degraded;
+  o["version"] = 2;
   json::array missing;
   for (const std::string& m : state.missing) missing.emplace_back(m);
   o["missing"] = std::move(missing);
