@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.hpp"
 #include "settings/node.hpp"
@@ -49,6 +50,11 @@ class ProviderFactory {
   virtual Result<std::unique_ptr<Provider>> create(const std::string& name,
                                                    const ProviderSettings& settings,
                                                    const ProviderContext& context) const = 0;
+  /// Why these settings would give each node of a control plane a key of
+  /// its own, where the settings alone show it (`check-config --ha`). A
+  /// remote KMS key is shared by nature; local key material is not.
+  /// Touches nothing.
+  virtual std::vector<std::string> shared_key_warnings(const ProviderSettings&) const { return {}; }
 };
 
 class Registry {

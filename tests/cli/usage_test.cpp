@@ -77,6 +77,46 @@ TEST(CheckConfigCommand, AValidFileEndsInZero) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("a.key"))) << "check-config touches no key";
 }
 
+// One configuration for three control-plane nodes: what would give each
+// node a key of its own is named, and what is shared by nature is not.
+TEST(CheckConfigCommand, HaWarnsAboutKeysEachNodeWouldHoldAlone) {
+  testkit::TempDir dir;
+  const std::string path = dir.file("ha.yaml");
+  testkit::write_file(path, "providers:\n"
+                            "  - {name: made, type: keyfile, path: " + dir.file("a.key") + "}\n"
+                            "  - {name: copied, type: keyfile, path: " + dir.file("b.key") +
+                                ", create_if_missing: false}\n"
+                            "  - {name: hsm, type: pkcs11, module: /usr/lib/softhsm/libsofthsm2.so,"
+                            " token_label: t, pin_env: PIN, key_label: k}\n"
+                            "  - {name: net, type: pkcs11, module: /opt/nethsm/libnethsm.so,"
+                            " token_label: t, pin_env: PIN, key_label: k}\n"
+                            "policy: {threshold: 2, slots: [{providers: [made]}, "
+                            "{providers: [copied]}, {providers: [hsm]}, {providers: [net]}]}\n");
+  auto plain = run_trousseau({"check-config", path});
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out.find("warning"), std::string::npos) << plain.out;
+
+  auto ha = run_trousseau({"check-config", "--ha", path});
+  EXPECT_EQ(ha.exit_code, 0) << ha.err;
+  EXPECT_NE(ha.out.find("warning: providers[0] (made): create_if_missing is on"), std::string::npos)
+      << ha.out;
+  EXPECT_EQ(ha.out.find("providers[1]"), std::string::npos) << ha.out;
+  EXPECT_NE(ha.out.find("warning: providers[2] (hsm): module /usr/lib/softhsm/libsofthsm2.so is "
+                        "SoftHSM2"),
+            std::string::npos)
+      << ha.out;
+  EXPECT_EQ(ha.out.find("providers[3]"), std::string::npos) << ha.out;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("a.key"))) << "check-config touches no key";
+
+  testkit::write_file(path, "providers: [{name: a, type: keyfile, path: " + dir.file("a.key") +
+                                ", create_if_missing: false}]\n"
+                                "policy: {threshold: 1, slots: [{providers: [a]}]}\n");
+  auto clean = run_trousseau({"check-config", "--ha", path});
+  EXPECT_EQ(clean.exit_code, 0) << clean.err;
+  EXPECT_NE(clean.out.find("every key can be shared by the nodes as configured"), std::string::npos)
+      << clean.out;
+}
+
 TEST(CheckConfigCommand, EveryProblemIsPrintedAndTheCodeIsTwoAsForServe) {
   testkit::TempDir dir;
   const std::string path = dir.file("bad.yaml");

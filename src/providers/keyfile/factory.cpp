@@ -25,6 +25,15 @@ class KeyfileFactory final : public ProviderFactory {
     }
     return std::unique_ptr<Provider>(std::make_unique<KeyfileProvider>(name, s.path, context.executor));
   }
+
+  std::vector<std::string> shared_key_warnings(const ProviderSettings& settings) const override {
+    const auto& s = static_cast<const Settings&>(settings);
+    if (!s.create) return {};
+    return {"create_if_missing is on: a node that starts before " + s.path +
+            " reaches it creates a key of its own, and the nodes then disagree on key_id and "
+            "cannot read each other's Secrets. Create the key once, copy it to every node, and "
+            "set create_if_missing: false"};
+  }
 };
 
 TROUSSEAU_REGISTER_PROVIDER(KeyfileFactory)

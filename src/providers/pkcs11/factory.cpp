@@ -1,5 +1,9 @@
 // Registers the "pkcs11" provider type: parse() reads the Settings of
 // settings.hpp, create() builds a Pkcs11Provider.
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
 #include "providers/pkcs11/pkcs11_provider.hpp"
 #include "providers/pkcs11/settings.hpp"
 #include "providers/registry.hpp"
@@ -22,6 +26,19 @@ class Pkcs11Factory final : public ProviderFactory {
     auto p = Pkcs11Provider::create(name, static_cast<const Settings&>(settings), context.executor);
     if (!p.ok()) return p.error();
     return std::unique_ptr<Provider>(std::move(p.value()));
+  }
+
+  std::vector<std::string> shared_key_warnings(const ProviderSettings& settings) const override {
+    const auto& s = static_cast<const Settings&>(settings);
+    std::string file = std::filesystem::path(s.module).filename().string();
+    std::transform(file.begin(), file.end(), file.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (file.find("softhsm") == std::string::npos) return {};
+    return {"module " + s.module +
+            " is SoftHSM2, whose token is files on this node's disk (directories.tokendir in "
+            "softhsm2.conf). Every node needs a copy of the same token, made after the key was "
+            "created, or use a network HSM that every node reaches. Compare the key_identity "
+            "that `trousseau status` prints on each node"};
   }
 };
 
