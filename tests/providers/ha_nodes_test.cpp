@@ -18,17 +18,18 @@
 #include "support/tcp_proxy.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wait.hpp"
+#include "support/wrapped_by.hpp"
 
 namespace trousseau {
 namespace {
 
 using kms::Client;
+using testkit::wrapped_by;
 using testkit::MotoServer;
 using testkit::ServeProcess;
 using testkit::SoftHsm;
 using testkit::TcpProxy;
 
-constexpr unsigned kSeed = 151515;
 constexpr int kNodes = 3;
 const std::set<std::string> kEveryProvider{"hsm", "aws", "local"};
 
@@ -58,27 +59,10 @@ struct Stored {
   int written_by = -1;
 };
 
-std::set<std::string> wrapped_by(const v2::EncryptResponse& response) {
-  envelope::Annotations annotations;
-  for (const auto& [k, v] : response.annotations()) annotations.emplace(k, to_bytes(v));
-  auto env = envelope::parse(as_bytes(response.ciphertext()), annotations);
-  EXPECT_TRUE(env.ok()) << env.error().message();
-  std::set<std::string> out;
-  if (!env.ok()) return out;
-  for (const envelope::Slot& slot : env->slots) {
-    for (const envelope::ShareRef& ref : slot.wraps) out.insert(ref.provider);
-  }
-  return out;
-}
-
 class HaNodes : public ::testing::Test {
  protected:
   void SetUp() override {
-    ::setenv("AWS_ACCESS_KEY_ID", MotoServer::kAccessKey, 1);
-    ::setenv("AWS_SECRET_ACCESS_KEY", MotoServer::kSecretKey, 1);
-    ASSERT_TRUE(moto.running()) << moto.log_tail();
-    moto.seed(kSeed);
-    arn = moto.create_key();
+    arn = moto.prepare_key();
     ASSERT_FALSE(arn.empty());
     // The key file is made once and shared, as docs/operations.md asks.
     key_file = shared.file("local.key");

@@ -51,10 +51,7 @@ std::string original_awskms_ciphertext(MotoServer& moto, const std::string& key,
 class Migration : public ::testing::Test {
  protected:
   void SetUp() override {
-    ::setenv("AWS_ACCESS_KEY_ID", MotoServer::kAccessKey, 1);
-    ::setenv("AWS_SECRET_ACCESS_KEY", MotoServer::kSecretKey, 1);
-    ASSERT_TRUE(moto.running()) << moto.log_tail();
-    arn = moto.create_key();
+    arn = moto.prepare_key();
     ASSERT_FALSE(arn.empty());
     server = std::make_unique<RunningServer>(config(moto, arn));
     ASSERT_TRUE(server->started());

@@ -16,11 +16,13 @@
 #include "pykmip_server.hpp"
 #include "support/running_server.hpp"
 #include "support/wait.hpp"
+#include "support/wrapped_by.hpp"
 
 namespace trousseau {
 namespace {
 
 using kms::Client;
+using testkit::wrapped_by;
 using testkit::CloudKmsDouble;
 using testkit::MotoServer;
 using testkit::PyKmipServer;
@@ -30,24 +32,10 @@ using testkit::SoftHsm;
 constexpr const char* kAll[] = {"kmip", "gcp", "hsm", "aws", "local"};
 
 /// Which providers hold a share of the envelope `response` carries.
-std::set<std::string> wrapped_by(const v2::EncryptResponse& response) {
-  envelope::Annotations annotations;
-  for (const auto& [k, v] : response.annotations()) annotations.emplace(k, to_bytes(v));
-  auto env = envelope::parse(as_bytes(response.ciphertext()), annotations);
-  EXPECT_TRUE(env.ok()) << env.error().message();
-  std::set<std::string> out;
-  if (!env.ok()) return out;
-  for (const envelope::Slot& slot : env->slots) {
-    for (const envelope::ShareRef& ref : slot.wraps) out.insert(ref.provider);
-  }
-  return out;
-}
-
 class MixedFive : public ::testing::Test {
  protected:
   void SetUp() override {
-    ::setenv("AWS_ACCESS_KEY_ID", MotoServer::kAccessKey, 1);
-    ::setenv("AWS_SECRET_ACCESS_KEY", MotoServer::kSecretKey, 1);
+    MotoServer::export_credentials();
     ASSERT_TRUE(kmip.running()) << kmip.log_tail();
     ASSERT_TRUE(gcp.running());
     ASSERT_TRUE(moto.running()) << moto.log_tail();

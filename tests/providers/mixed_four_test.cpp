@@ -52,11 +52,8 @@ std::string config(const SoftHsm& hsm, const MotoServer& moto, const std::string
 class MixedFour : public ::testing::Test {
  protected:
   void SetUp() override {
-    ::setenv("AWS_ACCESS_KEY_ID", MotoServer::kAccessKey, 1);
-    ::setenv("AWS_SECRET_ACCESS_KEY", MotoServer::kSecretKey, 1);
-    ASSERT_TRUE(moto.running()) << moto.log_tail();
     ASSERT_TRUE(vault.running());
-    arn = moto.create_key();
+    arn = moto.prepare_key();
     ASSERT_FALSE(arn.empty());
     vault.create_key("trousseau");
     replace_token(vault.create_token(kTokenTtl, /*renewable=*/false));

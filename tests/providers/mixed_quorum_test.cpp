@@ -51,8 +51,7 @@ bool wait_for_healthz(Client& client, bool want) {
 class MixedQuorum : public ::testing::TestWithParam<unsigned> {
  protected:
   void SetUp() override {
-    ::setenv("AWS_ACCESS_KEY_ID", MotoServer::kAccessKey, 1);
-    ::setenv("AWS_SECRET_ACCESS_KEY", MotoServer::kSecretKey, 1);
+    MotoServer::export_credentials();
     ASSERT_TRUE(moto.running()) << moto.log_tail();
     moto.seed(kSeed);
     arn = moto.create_key();

@@ -10,8 +10,7 @@ TROUSSEAU_CONTRACT_TARGET("awskms", [] {
   using trousseau::testkit::MotoServer;
   static MotoServer moto;
   static const std::string arn = moto.create_key();
-  ::setenv("AWS_ACCESS_KEY_ID", MotoServer::kAccessKey, 1);
-  ::setenv("AWS_SECRET_ACCESS_KEY", MotoServer::kSecretKey, 1);
+  MotoServer::export_credentials();
   return "{name: contract, type: awskms, region: " + std::string(MotoServer::kRegion) +
          ", key_id: " + arn + ", endpoint: " + moto.endpoint() + ", cluster_name: contract-test}";
 })

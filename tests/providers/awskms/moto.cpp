@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -53,6 +54,22 @@ MotoServer::MotoServer() {
 }
 
 MotoServer::~MotoServer() { stop(); }
+
+void MotoServer::export_credentials() {
+  ::setenv("AWS_ACCESS_KEY_ID", kAccessKey, 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", kSecretKey, 1);
+}
+
+std::string MotoServer::prepare_key() {
+  export_credentials();
+  if (!running()) {
+    ADD_FAILURE() << "moto is not running: " << log_tail();
+    return {};
+  }
+  std::string arn = create_key();
+  if (arn.empty()) ADD_FAILURE() << "moto created no key: " << log_tail();
+  return arn;
+}
 
 std::string MotoServer::endpoint() const {
   return "http://127.0.0.1:" + std::to_string(port_) + "/";

@@ -27,6 +27,13 @@ class MotoServer {
   MotoServer(const MotoServer&) = delete;
   MotoServer& operator=(const MotoServer&) = delete;
 
+  /// Puts kAccessKey and kSecretKey in this process's environment, where
+  /// the awskms provider (and every `trousseau serve` child) finds them.
+  static void export_credentials();
+  /// A test's usual start: export_credentials(), then a new key. Its ARN,
+  /// or "" after recording why (moto not running, or no key).
+  std::string prepare_key();
+
   bool running() const { return process_.running(); }
   std::uint16_t port() const { return port_; }
   std::string endpoint() const;  ///< "http://127.0.0.1:<port>/"
