@@ -4,6 +4,7 @@
 #include <numeric>
 #include <set>
 
+#include "common/text.hpp"
 #include "envelope.pb.h"
 #include "envelope/aead.hpp"
 
@@ -189,6 +190,7 @@ Result<Envelope> parse(ByteView ciphertext, const Annotations& annotations) {
   std::set<std::uint32_t> xs;
   std::set<std::string> providers;
   int next_wrapped = 0;
+  std::set<std::string_view> referenced;  // annotation keys the envelope uses
   for (const pb::Slot& ps : h.slots()) {
     if (ps.x() < 1 || ps.x() > 255 || !xs.insert(ps.x()).second) {
       return invalid_argument("envelope: slot x=" + std::to_string(ps.x()) +
@@ -221,6 +223,7 @@ Result<Envelope> parse(ByteView ciphertext, const Annotations& annotations) {
           return invalid_argument("envelope: missing annotation " +
                                   annotation_key(w.annotation()));
         }
+        referenced.insert(it->first);
         ref.wrapped = it->second;
       }
       if (ref.wrapped.empty()) {
@@ -234,6 +237,14 @@ Result<Envelope> parse(ByteView ciphertext, const Annotations& annotations) {
   }
   if (next_wrapped != e.wrapped_size()) {
     return invalid_argument("envelope: more wrapped shares than the header lists");
+  }
+  // kube-apiserver stores exactly the annotations Encrypt returned: one the
+  // envelope does not reference was added to the stored object since.
+  for (const auto& [key, value] : annotations) {
+    if (referenced.count(key) == 0) {
+      return invalid_argument("envelope: annotation " + quote(key) +
+                              " is not one of this envelope's");
+    }
   }
   return env;
 }

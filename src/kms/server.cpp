@@ -9,10 +9,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "common/fd.hpp"
 #include "common/log.hpp"
-#include <thread>
+#include "kms/kubernetes_limits.hpp"
 
 namespace trousseau::kms {
 
@@ -107,6 +108,7 @@ Error Server::start() {
   }
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + staged, grpc::InsecureServerCredentials());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxRequestBytes));
   builder.RegisterService(&v2_);
   builder.RegisterService(&v1beta1_);
   grpc_ = builder.BuildAndStart();

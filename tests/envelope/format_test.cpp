@@ -59,6 +59,23 @@ TEST(EnvelopeFormat, MissingAnnotationIsInvalidArgument) {
   EXPECT_EQ(parse(enc->ciphertext, partial).error().code(), Code::invalid_argument);
 }
 
+TEST(EnvelopeFormat, AnAnnotationTheEnvelopeDoesNotReferenceIsInvalidArgument) {
+  auto with = encode(sample(8, 512), {kMaxV2Ciphertext, true, kMaxV2Annotations});
+  ASSERT_TRUE(with.ok());
+  auto inline_only = encode(sample(3, 60), {});
+  ASSERT_TRUE(inline_only.ok());
+  for (const auto* enc : {&with.value(), &inline_only.value()}) {
+    for (const std::string key : {"kms.example.com", "99.shares.trousseau.io"}) {
+      Annotations extra = enc->annotations;
+      extra[key] = Bytes(4, 1);
+      auto parsed = parse(enc->ciphertext, extra);
+      ASSERT_FALSE(parsed.ok()) << key;
+      EXPECT_EQ(parsed.error().code(), Code::invalid_argument);
+      EXPECT_NE(parsed.error().message().find(key), std::string::npos);
+    }
+  }
+}
+
 TEST(EnvelopeFormat, TooLargeWithoutAnnotationsFailsPrecondition) {
   Envelope env = sample(8, 512);
   auto enc = encode(env, {kMaxV2Ciphertext, false, 0});

@@ -144,6 +144,56 @@ TEST_F(Conformance, EmptyAndOversizedPlaintextsAreInvalidArgument) {
   EXPECT_EQ(back.plain(), std::string(64 * 1024, 'x'));
 }
 
+// gRPC itself refuses a request over kMaxRequestBytes, before any of it
+// is ours to parse; the server goes on serving.
+TEST_F(Conformance, AnOversizedMessageIsResourceExhaustedAndTheServerGoesOn) {
+  const std::string huge(kMaxRequestBytes + 1, 'x');
+  v2::EncryptResponse enc;
+  EXPECT_EQ(client.encrypt(huge, enc).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  v2::DecryptResponse dec;
+  google::protobuf::Map<std::string, std::string> none;
+  EXPECT_EQ(client.decrypt(huge, "key", none, dec).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  v1beta1::DecryptResponse v1;
+  EXPECT_EQ(client.v1_decrypt(huge, v1).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  const std::string seed = random_seed();
+  const v2::EncryptResponse fine = encrypt_ok(seed);
+  EXPECT_EQ(decrypt_code(fine.ciphertext(), fine.annotations(), seed), grpc::StatusCode::OK);
+}
+
+// The key_id of a Decrypt is what apiserver stored with the object: after
+// a rotation it names an earlier key_id, so it is a label (logged), never
+// a reason to refuse. The envelope says which keys open it.
+TEST_F(Conformance, AnUnknownKeyIdStillDecryptsItsEnvelope) {
+  const std::string seed = random_seed();
+  v2::EncryptResponse enc = encrypt_ok(seed);
+  for (const std::string& key_id : {std::string("trousseau-0000000000000000000000000000000000000000"),
+                                   std::string(), std::string(4096, 'k')}) {
+    v2::DecryptResponse out;
+    grpc::Status st = client.decrypt(enc.ciphertext(), key_id, enc.annotations(), out);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(out.plaintext(), seed);
+  }
+}
+
+// apiserver stores exactly the annotations Encrypt returned. One the
+// envelope does not reference was added since: refused, and named.
+TEST_F(Conformance, AnnotationsNotOursAreInvalidArgument) {
+  const std::string seed = random_seed();
+  v2::EncryptResponse enc = encrypt_ok(seed);
+  for (const std::string key : {"kms.example.com", "99.shares.trousseau.io"}) {
+    auto extra = enc.annotations();
+    extra[key] = "value";
+    v2::DecryptResponse out;
+    grpc::Status st = client.decrypt(enc.ciphertext(), enc.key_id(), extra, out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << key;
+    EXPECT_NE(st.error_message().find("annotation \"" + key + "\" is not one of this envelope's"),
+              std::string::npos)
+        << st.error_message();
+    EXPECT_TRUE(out.plaintext().empty());
+  }
+}
+
 TEST_F(Conformance, EmptyAndGarbageCiphertextsAreInvalidArgument) {
   const std::string seed = random_seed();
   google::protobuf::Map<std::string, std::string> none;
