@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <sstream>
 
 #include "kms/client.hpp"
 #include "support/running_server.hpp"
@@ -45,6 +47,26 @@ providers:
   - {name: b, type: keyfile, path: "{dir}/b.key"}
 policy: {threshold: 1, slots: [{providers: [a]}, {providers: [b]}]}
 )";
+
+// A process holding keys writes no core file: its core limit is 0 (and it
+// is non-dumpable, which common_process checks, as root sees no
+// difference in /proc).
+TEST(ServeProcess, TheServerCannotDumpCore) {
+  ServeProcess server(kOneKey);
+  ASSERT_TRUE(server.started());
+  std::ifstream limits("/proc/" + std::to_string(server.pid()) + "/limits");
+  std::string line, core;
+  while (std::getline(limits, line)) {
+    if (line.rfind("Max core file size", 0) == 0) core = line;
+  }
+  ASSERT_FALSE(core.empty());
+  std::istringstream fields(core.substr(std::string("Max core file size").size()));
+  std::string soft, hard;
+  fields >> soft >> hard;
+  EXPECT_EQ(soft, "0") << core;
+  EXPECT_EQ(hard, "0") << core;
+  EXPECT_EQ(server.stop(), 0);
+}
 
 TEST(ServeProcess, SighupWithABadConfigurationKeepsServingTheOldOne) {
   ServeProcess server(kOneKey);

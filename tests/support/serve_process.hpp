@@ -24,6 +24,7 @@ class ServeProcess {
   ServeProcess& operator=(const ServeProcess&) = delete;
 
   bool started() const { return started_; }
+  pid_t pid() const { return pid_; }  ///< -1 once it has exited
   const std::string& socket() const { return socket_; }
   const TempDir& dir() const { return dir_; }
   /// What the server printed on standard error so far (its log).
