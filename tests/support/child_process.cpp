@@ -56,6 +56,10 @@ bool ChildProcess::exited() {
 void ChildProcess::stop() { end(SIGTERM); }
 void ChildProcess::kill() { end(SIGKILL); }
 
+void ChildProcess::signal(int signal) {
+  if (pid_ > 0) ::kill(-pid_, signal);
+}
+
 void ChildProcess::end(int signal) {
   if (pid_ <= 0) return;
   ::kill(-pid_, signal);

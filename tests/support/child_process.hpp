@@ -32,6 +32,9 @@ class ChildProcess {
   void stop();
   /// SIGKILL to the group, as a crash would, and waits until it is gone.
   void kill();
+  /// Sends `signal` to the group and returns (SIGSTOP freezes it, SIGCONT
+  /// thaws it).
+  void signal(int signal);
 
  private:
   void end(int signal);

@@ -3,12 +3,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <array>
 #include <atomic>
 #include <future>
 #include <list>
+#include <random>
 #include <thread>
 
 namespace trousseau::testkit {
@@ -18,11 +19,22 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+/// What every link consults before moving a chunk; on the io thread only.
+struct Faults {
+  TcpProxy::Fault fault = TcpProxy::Fault::none;
+  std::chrono::milliseconds delay{};
+  std::mt19937 random{20261130};
+};
+
 /// One client connection and its upstream; both closed together.
 struct Link : std::enable_shared_from_this<Link> {
-  explicit Link(tcp::socket c) : client(std::move(c)), upstream(client.get_executor()) {}
+  Link(tcp::socket c, Faults& f)
+      : client(std::move(c)), upstream(client.get_executor()), timer(client.get_executor()),
+        faults(f) {}
   tcp::socket client;
   tcp::socket upstream;
+  asio::steady_timer timer;
+  Faults& faults;  // the State's, which outlives every handler (its io_context does)
   std::array<char, 16384> up_buffer{}, down_buffer{};
 
   void close() {
@@ -32,18 +44,82 @@ struct Link : std::enable_shared_from_this<Link> {
     client.set_option(asio::socket_base::linger(true, 0), ignored);
     client.close(ignored);
     upstream.close(ignored);
+    timer.cancel();
   }
 
-  void pump(tcp::socket& from, tcp::socket& to, std::array<char, 16384>& buffer) {
-    from.async_read_some(asio::buffer(buffer), [self = shared_from_this(), &from, &to, &buffer](
-                                                   boost::system::error_code ec, std::size_t n) {
+  void start() {
+    pump(client, upstream, up_buffer, false);
+    pump(upstream, client, down_buffer, true);
+  }
+
+  /// Moves what `from` sends to `to`, through the fault in force.
+  void pump(tcp::socket& from, tcp::socket& to, std::array<char, 16384>& buffer, bool answer) {
+    from.async_read_some(asio::buffer(buffer), [self = shared_from_this(), &from, &to, &buffer,
+                                                answer](boost::system::error_code ec,
+                                                        std::size_t n) {
       if (ec) return self->close();
-      asio::async_write(to, asio::buffer(buffer.data(), n),
-                        [self, &from, &to, &buffer](boost::system::error_code ec, std::size_t) {
-                          if (ec) return self->close();
-                          self->pump(from, to, buffer);
-                        });
+      using Fault = TcpProxy::Fault;
+      switch (self->faults.fault) {
+        case Fault::refuse:
+          return self->close();
+        case Fault::blackhole:
+          return self->pump(from, to, buffer, answer);  // read on, forward nothing
+        case Fault::reset_response:
+          if (answer) {
+            // A few bytes, then the connection dies under the reader.
+            return self->write(to, buffer, std::min<std::size_t>(n, 8), [self] { self->close(); });
+          }
+          break;
+        case Fault::garbage:
+          if (answer) {
+            for (std::size_t i = 0; i < n; ++i) buffer[i] = static_cast<char>(self->faults.random());
+          }
+          break;
+        case Fault::wrong_plaintext:
+          if (answer) alter_plaintext(buffer.data(), n);
+          break;
+        case Fault::latency:
+          self->timer.expires_after(self->faults.delay);
+          return self->timer.async_wait([self, &from, &to, &buffer, n,
+                                         answer](boost::system::error_code ec) {
+            if (ec) return self->close();
+            self->write(to, buffer, n, [self, &from, &to, &buffer, answer] {
+              self->pump(from, to, buffer, answer);
+            });
+          });
+        case Fault::none:
+          break;
+      }
+      self->write(to, buffer, n,
+                  [self, &from, &to, &buffer, answer] { self->pump(from, to, buffer, answer); });
     });
+  }
+
+  /// Finds `"Plaintext":"` (or with a space) in the chunk and changes one
+  /// character of its value to another base64 character of the same
+  /// 6 bits' worth of place: same length, still valid base64, other bytes.
+  static void alter_plaintext(char* data, std::size_t n) {
+    const std::string_view chunk(data, n);
+    for (std::string_view key : {std::string_view("\"Plaintext\":\""),
+                                 std::string_view("\"Plaintext\": \"")}) {
+      const std::size_t at = chunk.find(key);
+      if (at == std::string_view::npos) continue;
+      const std::size_t value = at + key.size();
+      const std::size_t end = chunk.find('"', value);
+      if (end == std::string_view::npos || end - value < 8) return;
+      char& c = data[value + 2];  // inside the first 24-bit group: never padding
+      c = c == 'A' ? 'B' : 'A';
+      return;
+    }
+  }
+
+  template <typename Next>
+  void write(tcp::socket& to, std::array<char, 16384>& buffer, std::size_t n, Next next) {
+    asio::async_write(to, asio::buffer(buffer.data(), n),
+                      [self = shared_from_this(), next](boost::system::error_code ec, std::size_t) {
+                        if (ec) return self->close();
+                        next();
+                      });
   }
 };
 
@@ -53,8 +129,8 @@ struct TcpProxy::State : std::enable_shared_from_this<TcpProxy::State> {
   asio::io_context io;
   tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::address_v4::loopback(), 0)};
   tcp::endpoint upstream;
-  bool cut = false;                         // on the io thread only
-  std::list<std::weak_ptr<Link>> links;     // on the io thread only
+  Faults faults;                         // on the io thread only
+  std::list<std::weak_ptr<Link>> links;  // on the io thread only
   std::atomic<std::size_t> accepted{0};
   std::thread thread;
 
@@ -69,15 +145,21 @@ struct TcpProxy::State : std::enable_shared_from_this<TcpProxy::State> {
 
   void admit(tcp::socket socket) {
     accepted.fetch_add(1);
-    auto link = std::make_shared<Link>(std::move(socket));
-    if (cut) return link->close();
+    auto link = std::make_shared<Link>(std::move(socket), faults);
+    if (faults.fault == Fault::refuse) return link->close();
     links.remove_if([](const std::weak_ptr<Link>& l) { return l.expired(); });
     links.push_back(link);
     link->upstream.async_connect(upstream, [link](boost::system::error_code ec) {
       if (ec) return link->close();
-      link->pump(link->client, link->upstream, link->up_buffer);
-      link->pump(link->upstream, link->client, link->down_buffer);
+      link->start();
     });
+  }
+
+  void close_all() {
+    for (auto& weak : links) {
+      if (auto link = weak.lock()) link->close();
+    }
+    links.clear();
   }
 
   /// Runs `f` on the io thread and waits for it.
@@ -102,10 +184,7 @@ TcpProxy::~TcpProxy() {
   state_->run_there([s = state_.get()] {
     boost::system::error_code ignored;
     s->acceptor.close(ignored);
-    for (auto& weak : s->links) {
-      if (auto link = weak.lock()) link->close();
-    }
-    s->links.clear();
+    s->close_all();
   });
   // With the acceptor and every socket closed, their handlers complete
   // (aborted) and run() returns: nothing is left holding the state.
@@ -114,22 +193,16 @@ TcpProxy::~TcpProxy() {
 
 std::uint16_t TcpProxy::port() const { return state_->acceptor.local_endpoint().port(); }
 
-std::string TcpProxy::endpoint() const {
-  return "http://127.0.0.1:" + std::to_string(port()) + "/";
-}
+std::string TcpProxy::host_port() const { return "127.0.0.1:" + std::to_string(port()); }
 
-void TcpProxy::cut() {
-  state_->run_there([s = state_.get()] {
-    s->cut = true;
-    for (auto& weak : s->links) {
-      if (auto link = weak.lock()) link->close();
-    }
-    s->links.clear();
+std::string TcpProxy::endpoint() const { return "http://" + host_port() + "/"; }
+
+void TcpProxy::set_fault(Fault fault, std::chrono::milliseconds delay) {
+  state_->run_there([s = state_.get(), fault, delay] {
+    s->faults.fault = fault;
+    s->faults.delay = delay;
+    if (fault == Fault::refuse) s->close_all();
   });
-}
-
-void TcpProxy::restore() {
-  state_->run_there([s = state_.get()] { s->cut = false; });
 }
 
 std::size_t TcpProxy::accepted() const { return state_->accepted.load(); }

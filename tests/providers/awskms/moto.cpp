@@ -60,6 +60,9 @@ void MotoServer::export_credentials() {
   ::setenv("AWS_SECRET_ACCESS_KEY", kSecretKey, 1);
 }
 
+void MotoServer::freeze() { process_.signal(SIGSTOP); }
+void MotoServer::thaw() { process_.signal(SIGCONT); }
+
 std::string MotoServer::prepare_key() {
   export_credentials();
   if (!running()) {

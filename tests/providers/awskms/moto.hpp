@@ -35,6 +35,9 @@ class MotoServer {
   std::string prepare_key();
 
   bool running() const { return process_.running(); }
+  /// SIGSTOP: moto keeps its sockets and answers nothing until thaw().
+  void freeze();
+  void thaw();
   std::uint16_t port() const { return port_; }
   std::string endpoint() const;  ///< "http://127.0.0.1:<port>/"
 
