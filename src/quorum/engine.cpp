@@ -175,7 +175,12 @@ void Engine::on_health_changed() {
   if (!writes_.degraded()) return;
   for (const std::string& name : writes_.missing) {
     const ManagedProvider* p = find(name);
-    if (p != nullptr && !p->healthy()) return;
+    if (p == nullptr) continue;
+    // Seen healthy by a probe: a provider counts as healthy before its
+    // first probe (so that requests may try it), which after a restart
+    // says nothing about whether it is back.
+    const HealthSnapshot h = p->health();
+    if (!h.probed || !h.healthy) return;
   }
   const std::string names =
       join(std::vector<std::string>(writes_.missing.begin(), writes_.missing.end()), ",");

@@ -300,6 +300,16 @@ TEST(Engine, ADegradedWriteHasItsOwnKeyIdUntilTheMissingProviderRecovers) {
   EngineHarness restarted(spec);  // and so does the degraded one, before any probe
   EXPECT_EQ(restarted.engine().key_id(), degraded);
   EXPECT_EQ(restarted.engine().write_state().missing, std::set<std::string>{"c"});
+  // A provider counts as healthy until its first probe; that is no sign
+  // that c is back. Only a probe that reaches it is.
+  restarted.engine().on_health_changed();
+  EXPECT_EQ(restarted.engine().key_id(), degraded);
+  restarted.fake("c").script_probe({.fail = Code::unavailable});
+  restarted.probe_all();
+  EXPECT_EQ(restarted.engine().key_id(), degraded);
+  restarted.fake("c").script({});
+  restarted.probe_all();
+  EXPECT_EQ(restarted.engine().key_id(), complete);
 }
 
 // The HA property: key_id is a function of the configuration and what the

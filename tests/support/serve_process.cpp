@@ -29,8 +29,13 @@ ServeProcess::ServeProcess(const std::string& yaml) {
     return;
   }
   socket_ = cfg->socket;
-  const std::string config = dir_.file("config.yaml");
-  write_file(config, text);
+  write_file(config_path(), text);
+  start();
+}
+
+void ServeProcess::start() {
+  started_ = false;
+  const std::string config = config_path();
   const std::string bin = trousseau_bin();
   const std::string out = dir_.file("serve.out"), err = dir_.file("serve.err");
   pid_ = ::fork();
@@ -41,8 +46,9 @@ ServeProcess::ServeProcess(const std::string& yaml) {
   if (pid_ == 0) {
     // A test process that crashes must not leave a server behind.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    // Appended: a restarted server's log follows the one before it.
+    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) ::_exit(126);
     ::execl(bin.c_str(), bin.c_str(), "serve", "--config", config.c_str(), nullptr);
     ::_exit(127);
@@ -86,6 +92,21 @@ std::string ServeProcess::log() const {
 }
 
 bool ServeProcess::signal(int sig) { return pid_ > 0 && ::kill(pid_, sig) == 0; }
+
+void ServeProcess::kill() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    while (::waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
+}
+
+bool ServeProcess::restart() {
+  if (pid_ > 0) stop();
+  start();
+  return started_;
+}
 
 int ServeProcess::stop() {
   if (pid_ > 0) {

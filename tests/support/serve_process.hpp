@@ -32,6 +32,11 @@ class ServeProcess {
 
   /// SIGTERM, then waits for the process. Its exit code, -1 after a signal.
   int stop();
+  /// SIGKILL, as a crash or the OOM killer would, and waits for it.
+  void kill();
+  /// Starts the server again on the same configuration, socket and state
+  /// directory; returns once Status answers (started() says whether it did).
+  bool restart();
   /// Sends `sig` (SIGHUP: reload) to the running server; false once it is gone.
   bool signal(int sig);
   /// The configuration file it serves, for a test to rewrite.
@@ -39,6 +44,7 @@ class ServeProcess {
 
  private:
   bool exited();  ///< reaps the child if it is gone
+  void start();   ///< forks `trousseau serve` on config_path() and waits for Status
 
   TempDir dir_;
   std::string socket_;
