@@ -238,10 +238,16 @@ Result<Envelope> parse(ByteView ciphertext, const Annotations& annotations) {
   if (next_wrapped != e.wrapped_size()) {
     return invalid_argument("envelope: more wrapped shares than the header lists");
   }
-  // kube-apiserver stores exactly the annotations Encrypt returned: one the
-  // envelope does not reference was added to the stored object since.
+  // kube-apiserver stores exactly the annotations Encrypt returned, so a
+  // share annotation of ours that the envelope does not reference was put
+  // there by someone else: refused. Annotations of other domains are not
+  // ours to judge (nothing reads them), and refusing them would make every
+  // Secret unreadable the day kube-apiserver adds one of its own.
   for (const auto& [key, value] : annotations) {
-    if (referenced.count(key) == 0) {
+    const bool ours = key.size() > kAnnotationDomain.size() &&
+                      std::string_view(key).substr(key.size() - kAnnotationDomain.size()) ==
+                          kAnnotationDomain;
+    if (ours && referenced.count(key) == 0) {
       return invalid_argument("envelope: annotation " + quote(key) +
                               " is not one of this envelope's");
     }

@@ -828,6 +828,11 @@ def injected(status, rel):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 overflows when a provider test
+    # opens 40 connections at once: the kernel then drops the handshake's
+    # last ACK, the client believes it is connected, and its request waits
+    # for SYN-ACK retransmissions (1, 2, 4, 8 s) past its deadline.
+    request_queue_size = 128
 
 
 def main():
