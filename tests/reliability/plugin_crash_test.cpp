@@ -53,6 +53,11 @@ std::string key_id_of(Client& client) {
   return client.status(s).ok() ? s.key_id() : std::string();
 }
 
+bool healthy(Client& client) {
+  v2::StatusResponse s;
+  return client.status(s).ok() && s.healthz() == "ok";
+}
+
 struct Answered {
   std::string seed;
   v2::EncryptResponse envelope;
@@ -73,10 +78,7 @@ TEST_F(PluginCrash, WhatItAnsweredBeforeASigkillDecryptsAfterAndItsWriteStateSur
   ServeProcess server(config(proxy.endpoint(), arn));
   ASSERT_TRUE(server.started());
   Client client(server.socket());
-  ASSERT_TRUE(testkit::wait_until([&] {
-    v2::StatusResponse s;
-    return client.status(s).ok() && s.healthz() == "ok";
-  }));
+  ASSERT_TRUE(testkit::wait_until([&] { return healthy(client); }));
   const std::string complete = key_id_of(client);
 
   proxy.cut();  // every write from now on misses aws
@@ -154,10 +156,7 @@ TEST_F(PluginCrash, AStateDirectoryItCannotWriteCostsNoRequest) {
   ServeProcess server(config(proxy.endpoint(), arn, elsewhere.file("not-a-directory/state")));
   ASSERT_TRUE(server.started());
   Client client(server.socket());
-  ASSERT_TRUE(testkit::wait_until([&] {
-    v2::StatusResponse s;
-    return client.status(s).ok() && s.healthz() == "ok";
-  }));
+  ASSERT_TRUE(testkit::wait_until([&] { return healthy(client); }));
   const std::string complete = key_id_of(client);
   proxy.cut();
   v2::EncryptResponse enc;
