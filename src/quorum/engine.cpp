@@ -34,6 +34,7 @@ Engine::Engine(asio::io_context& io, const config::Config& cfg,
       for (const std::string& name : loaded->missing) {
         if (find(name) != nullptr) writes_.missing.insert(name);
       }
+      if (writes_.degraded()) degraded_since_ = Clock::now();
     } else {
       // Safe to start clean: envelopes written degraded carry their own
       // key_id, so they stay stale whatever this node reports. At worst
@@ -158,6 +159,7 @@ void Engine::persist_locked() {
 std::string Engine::note_degraded(const std::vector<std::string>& missing) {
   std::lock_guard lock(mutex_);
   ++degraded_encrypts_;
+  degraded_since_ = Clock::now();
   const std::size_t before = writes_.missing.size();
   writes_.missing.insert(missing.begin(), missing.end());
   if (writes_.missing.size() != before) {
@@ -176,11 +178,13 @@ void Engine::on_health_changed() {
   for (const std::string& name : writes_.missing) {
     const ManagedProvider* p = find(name);
     if (p == nullptr) continue;
-    // Seen healthy by a probe: a provider counts as healthy before its
-    // first probe (so that requests may try it), which after a restart
-    // says nothing about whether it is back.
+    // Seen healthy by a probe that started after the newest degraded
+    // write. A provider counts as healthy before its first probe (so that
+    // requests may try it), which after a restart says nothing; and a probe
+    // already on its way when the outage began can answer well after the
+    // write that missed the provider.
     const HealthSnapshot h = p->health();
-    if (!h.probed || !h.healthy) return;
+    if (!h.probed || !h.healthy || h.good_probe_started < degraded_since_) return;
   }
   const std::string names =
       join(std::vector<std::string>(writes_.missing.begin(), writes_.missing.end()), ",");

@@ -240,6 +240,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   asio::any_io_executor state_writer_;
   mutable std::mutex mutex_;
   WriteState writes_;
+  /// The newest degraded write (or, for a state loaded at start, the
+  /// engine's creation): only a probe started since proves a missing
+  /// provider back. Under mutex_, with writes_.
+  Clock::time_point degraded_since_ = Clock::time_point::min();
   std::uint64_t degraded_encrypts_ = 0;  ///< under mutex_, with writes_
   std::atomic<std::uint64_t> bad_shares_{0};
   std::atomic<std::uint64_t> hedges_{0};

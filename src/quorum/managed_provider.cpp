@@ -80,6 +80,7 @@ void ManagedProvider::record_probe(const Error& error, Clock::duration latency) 
       open_breaker(error);
       return;
     }
+    health_.good_probe_started = Clock::now() - latency;
   }
   record_success(latency);
 }

@@ -21,6 +21,9 @@ using trousseau::Clock;
 struct HealthSnapshot {
   bool healthy = false;
   bool probed = false;            ///< at least one probe finished
+  /// When the newest successful probe started (its answer came `latency`
+  /// later): what it proves about the provider is from then on.
+  Clock::time_point good_probe_started = Clock::time_point::min();
   unsigned consecutive_failures = 0;
   std::string last_error;         ///< empty while healthy
 };

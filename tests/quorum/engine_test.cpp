@@ -312,6 +312,27 @@ TEST(Engine, ADegradedWriteHasItsOwnKeyIdUntilTheMissingProviderRecovers) {
   EXPECT_EQ(restarted.engine().key_id(), complete);
 }
 
+// A probe already on its way when the outage began may answer "healthy"
+// after the write that missed the provider: it proves nothing about the
+// provider since, and must not clear the write state (found under TSan's
+// slowness by reliability_plugin_crash).
+TEST(Engine, OnlyAProbeStartedAfterTheDegradedWriteProvesTheProviderBack) {
+  EngineHarness h(three_slots(2, 2));
+  const std::string complete = h.engine().key_id();
+  h.fake("c").script_wrap({.fail = Code::unavailable});
+  h.advance(50ms);
+  auto enc = h.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok());
+  // Started 20 ms ago, before the write; answered healthy just now.
+  h.managed("c").record_probe(Error(), 20ms);
+  h.engine().on_health_changed();
+  EXPECT_EQ(h.engine().key_id(), enc->key_id);
+  h.advance(1ms);
+  h.managed("c").record_probe(Error(), 0ms);  // started after the write
+  h.engine().on_health_changed();
+  EXPECT_EQ(h.engine().key_id(), complete);
+}
+
 // The HA property: key_id is a function of the configuration and what the
 // KMSes say, never of one node's history. Two engines stand for two nodes;
 // only the first lives through an outage of c.
