@@ -244,9 +244,7 @@ Result<Envelope> parse(ByteView ciphertext, const Annotations& annotations) {
   // ours to judge (nothing reads them), and refusing them would make every
   // Secret unreadable the day kube-apiserver adds one of its own.
   for (const auto& [key, value] : annotations) {
-    const bool ours = key.size() > kAnnotationDomain.size() &&
-                      std::string_view(key).substr(key.size() - kAnnotationDomain.size()) ==
-                          kAnnotationDomain;
+    const bool ours = key.size() > kAnnotationDomain.size() && key.ends_with(kAnnotationDomain);
     if (ours && referenced.count(key) == 0) {
       return invalid_argument("envelope: annotation " + quote(key) +
                               " is not one of this envelope's");

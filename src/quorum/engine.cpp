@@ -165,9 +165,7 @@ std::string Engine::note_degraded(const std::vector<std::string>& missing) {
   if (writes_.missing.size() != before) {
     persist_locked();
     log::warn("writes are degraded; key_id names the missing providers until they are healthy",
-              {{"missing", join(std::vector<std::string>(writes_.missing.begin(),
-                                                         writes_.missing.end()),
-                                ",")}});
+              {{"missing", writes_.names()}});
   }
   return key_id_locked();
 }
@@ -184,10 +182,10 @@ void Engine::on_health_changed() {
     // already on its way when the outage began can answer well after the
     // write that missed the provider.
     const HealthSnapshot h = p->health();
-    if (!h.probed || !h.healthy || h.good_probe_started < degraded_since_) return;
+    // (A provider never probed has no good probe start, so it never counts.)
+    if (!h.healthy || h.good_probe_started < degraded_since_) return;
   }
-  const std::string names =
-      join(std::vector<std::string>(writes_.missing.begin(), writes_.missing.end()), ",");
+  const std::string names = writes_.names();
   writes_.missing.clear();
   persist_locked();
   log::info("the providers degraded writes missed are healthy; key_id is that of complete writes again",

@@ -9,12 +9,18 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "common/fd.hpp"
+#include "common/text.hpp"
 
 namespace trousseau::quorum {
 
 namespace json = boost::json;
+
+std::string WriteState::names() const {
+  return join(std::vector<std::string>(missing.begin(), missing.end()), ",");
+}
 
 Result<WriteState> load_write_state(const std::string& path) {
   std::ifstream in(path);

@@ -16,6 +16,7 @@ namespace trousseau::quorum {
 struct WriteState {
   std::set<std::string> missing;  ///< provider names; empty: writes are complete
   bool degraded() const { return !missing.empty(); }
+  std::string names() const;  ///< "a,b": the missing names, for logs
 };
 
 /// Reads `path`; a missing file is a fresh state, a corrupt one an error.
