@@ -297,7 +297,8 @@ void Daemon::shutdown(std::chrono::milliseconds grace) {
   if (control_.joinable()) control_.join();
   if (server_) server_->shutdown(grace);
   if (http_) http_->stop();
-  current_->health->stop();
+  // None when create() failed before the first generation was built.
+  if (current_) current_->health->stop();
   // Let cancelled provider calls drain, then stop.
   work_.reset();
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);

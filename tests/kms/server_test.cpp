@@ -94,6 +94,19 @@ TEST(Server, RefusesToRemoveSomethingThatIsNotASocket) {
   EXPECT_TRUE(std::filesystem::exists(path));
 }
 
+TEST(Server, AProviderThatCannotStartFailsCreateWithItsErrorAndNoCrash) {
+  // The key file cannot be made (its folder is a regular file): the first
+  // generation is never built, and the half-made daemon must still
+  // destroy cleanly.
+  TempDir dir;
+  testkit::write_file(dir.file("keys"), "not a folder");
+  auto cfg = parse(with_socket(dir, dir.file("k.sock")));
+  ASSERT_TRUE(cfg.has_value());
+  auto server = daemon::Daemon::create(*cfg, {.create_missing_keys = true, .threads = 2});
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.error().message().find("local"), std::string::npos) << server.error().message();
+}
+
 TEST(Server, ShutdownDrainsInFlightCalls) {
   RunningServer server(R"(
 providers: [{name: slow, type: fake}]
