@@ -1,7 +1,11 @@
 // Faults from real servers under steady concurrent load (issue: reliability).
-// One moto (AWS KMS) sits behind a loopback proxy of the tests' own
-// (testkit::TcpProxy); with a SoftHSM2 token and a key file it makes the
-// 1-of-3, 2-of-3 and 3-of-3 policies. For each fault and policy, load runs
+// One remote KMS sits behind a loopback proxy of the tests' own
+// (testkit::TcpProxy): moto (AWS KMS), PyKMIP's KMIP server, or the Vault,
+// Azure Key Vault or Google Cloud KMS test double (reliability/remotes.hpp).
+// With a SoftHSM2 token and a key file it makes the 1-of-3, 2-of-3 and
+// 3-of-3 policies. moto meets every fault in every policy; the others meet
+// every fault in 2-of-3, and in 3-of-3 the two whose outcome depends on the
+// policy most (refused connections, a lie). For each case, load runs
 // before, during and after the fault, and the test asserts:
 //  - never a wrong plaintext;
 //  - only the codes a client may see from a KMS outage (OK, UNAVAILABLE,
@@ -25,8 +29,8 @@
 
 #include "common/bytes.hpp"
 #include "kms/client.hpp"
-#include "providers/awskms/moto.hpp"
 #include "providers/pkcs11/softhsm.hpp"
+#include "reliability/remotes.hpp"
 #include "support/running_server.hpp"
 #include "support/tcp_proxy.hpp"
 #include "support/wait.hpp"
@@ -36,7 +40,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using kms::Client;
-using testkit::MotoServer;
+using testkit::Remote;
 using testkit::RunningServer;
 using testkit::SoftHsm;
 using testkit::TcpProxy;
@@ -143,13 +147,21 @@ struct Policy {
   const char* name;
   unsigned threshold;
   unsigned min_encrypt_slots;
-  bool survives_losing_aws;  ///< the quorum is reachable without moto
+  bool survives_losing_remote;  ///< the quorum is reachable without the remote KMS
+};
+
+/// How a case makes its fault.
+enum class Way {
+  proxy,   ///< the proxy's `fault`
+  freeze,  ///< SIGSTOP the server for longer than the deadline, then SIGCONT
+  kill,    ///< SIGKILL the server, then start it again on its data
+  lie,     ///< Remote::lie(): well-formed, wrong unwrap answers
 };
 
 struct Case {
   const char* fault_name;
-  Fault fault;      ///< through the proxy; `none` for a process fault
-  bool freeze;      ///< SIGSTOP moto for longer than the deadline, then SIGCONT
+  Way way;
+  Fault fault;      ///< with Way::proxy
   bool unhealthy;   ///< the fault must make the probe fail
 };
 
@@ -160,27 +172,68 @@ const Policy kPolicies[] = {
 };
 
 const Case kCases[] = {
-    {"connections refused", Fault::refuse, false, true},
-    {"blackhole (no answer past the deadline)", Fault::blackhole, false, true},
-    {"reset mid-response", Fault::reset_response, false, true},
-    {"garbage answers", Fault::garbage, false, true},
-    {"latency 50 ms per chunk", Fault::latency, false, false},
-    {"moto frozen (SIGSTOP) and thawed", Fault::none, true, true},
-    {"wrong plaintext from a well-formed answer", Fault::wrong_plaintext, false, false},
+    {"connections refused", Way::proxy, Fault::refuse, true},
+    {"blackhole (no answer past the deadline)", Way::proxy, Fault::blackhole, true},
+    {"reset mid-response", Way::proxy, Fault::reset_response, true},
+    {"garbage answers", Way::proxy, Fault::garbage, true},
+    {"latency 50 ms per chunk", Way::proxy, Fault::latency, false},
+    {"server frozen (SIGSTOP) and thawed", Way::freeze, Fault::none, true},
+    {"wrong plaintext from a well-formed answer", Way::lie, Fault::none, false},
+    {"server killed (SIGKILL) and restarted", Way::kill, Fault::none, true},
 };
 
-std::string config(const std::string& aws_endpoint, const std::string& arn, const Policy& p,
+struct RemoteKind {
+  Remote::Kind kind;
+  const char* name;  ///< the provider's name in the config, and the table's
+};
+const RemoteKind kRemotes[] = {
+    {Remote::Kind::aws, "aws"},     {Remote::Kind::vault, "vault"}, {Remote::Kind::azure, "azure"},
+    {Remote::Kind::gcp, "gcp"},     {Remote::Kind::kmip, "kmip"},
+};
+
+/// Indexes into kRemotes, kPolicies and kCases.
+struct Scenario {
+  std::size_t remote, policy, fault;
+};
+
+/// moto: every fault in every policy. The others: every fault in 2-of-3,
+/// and refused connections, the lie and the kill in 3-of-3; 1-of-3 adds
+/// nothing that 2-of-3 does not show for them. What a server cannot do is
+/// left out (Remote::can_lie(), Remote::can_restart()).
+std::vector<Scenario> scenarios(std::size_t remote) {
+  std::vector<Scenario> out;
+  const Remote::Kind kind = kRemotes[remote].kind;
+  for (std::size_t p = 0; p < std::size(kPolicies); ++p) {
+    for (std::size_t f = 0; f < std::size(kCases); ++f) {
+      const Way way = kCases[f].way;
+      if (way == Way::lie && !Remote::can_lie(kind)) continue;
+      if (way == Way::kill && !Remote::can_restart(kind)) continue;
+      const bool wanted = kind == Remote::Kind::aws || p == 1 ||
+                          (p == 2 && (kCases[f].fault == Fault::refuse || way == Way::lie ||
+                                      way == Way::kill));
+      if (wanted) out.push_back({remote, p, f});
+    }
+  }
+  return out;
+}
+
+/// For gtest's messages: "aws, 2-of-3, garbage answers".
+void PrintTo(const Scenario& s, std::ostream* os) {
+  *os << kRemotes[s.remote].name << ", " << kPolicies[s.policy].name << ", "
+      << kCases[s.fault].fault_name;
+}
+
+std::string config(const std::string& remote_entry, const std::string& remote, const Policy& p,
                    bool ask_everyone) {
   return "providers:\n"
          "  - " + SoftHsm::shared().provider_yaml("hsm") + "\n"
-         "  - {name: aws, type: awskms, region: us-east-1, key_id: " + arn +
-         ", endpoint: " + aws_endpoint + ", cluster_name: faults, timeout: 400ms}\n"
+         "  - " + remote_entry + "\n"
          "  - {name: local, type: keyfile, path: \"{dir}/local.key\"}\n"
          "policy:\n"
          "  threshold: " + std::to_string(p.threshold) + "\n"
          "  decrypt: " + (ask_everyone ? "all" : "hedged") + "\n"
          "  min_encrypt_slots: " + std::to_string(p.min_encrypt_slots) + "\n"
-         "  slots: [{providers: [hsm]}, {providers: [aws]}, {providers: [local]}]\n"
+         "  slots: [{providers: [hsm]}, {providers: [" + remote + "]}, {providers: [local]}]\n"
          "request:\n"
          "  encrypt_grace: 100ms\n"
          "health:\n"
@@ -217,87 +270,93 @@ std::string describe(const std::map<grpc::StatusCode, std::uint64_t>& codes) {
   return out.empty() ? "none" : out;
 }
 
-/// One moto for the whole suite (it takes a second or two to start); each
-/// case has its own key, proxy and server.
-class Faults : public ::testing::TestWithParam<std::tuple<int, int>> {
+/// One server of each kind for the whole suite, started by its first case
+/// (each takes a second or two to start); each case has its own key, proxy
+/// and plugin.
+class Faults : public ::testing::TestWithParam<Scenario> {
  protected:
-  static void SetUpTestSuite() { moto_ = new MotoServer(); }
-  static void TearDownTestSuite() {
-    delete moto_;
-    moto_ = nullptr;
+  static void TearDownTestSuite() { remotes_.clear(); }
+  static Remote& remote(Remote::Kind kind) {
+    auto& r = remotes_[kind];
+    if (!r) r = Remote::start(kind);
+    return *r;
   }
-  static MotoServer* moto_;
+  static std::map<Remote::Kind, std::unique_ptr<Remote>> remotes_;
 };
-MotoServer* Faults::moto_ = nullptr;
+std::map<Remote::Kind, std::unique_ptr<Remote>> Faults::remotes_;
 
 TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
-  const Policy& policy = kPolicies[std::get<0>(GetParam())];
-  const Case& fault = kCases[std::get<1>(GetParam())];
-  MotoServer& moto = *moto_;
-  const std::string arn = moto.prepare_key();
-  ASSERT_FALSE(arn.empty());
-  TcpProxy proxy(moto.port());
-  // Hedged reads ask moto only when it is among the fastest; a lie must
-  // reach the engine to be caught, so that case asks every provider.
-  RunningServer server(
-      config(proxy.endpoint(), arn, policy, fault.fault == Fault::wrong_plaintext));
+  const RemoteKind& kind = kRemotes[GetParam().remote];
+  const Policy& policy = kPolicies[GetParam().policy];
+  const Case& fault = kCases[GetParam().fault];
+  const bool lie = fault.way == Way::lie;
+  Remote& remote = Faults::remote(kind.kind);
+  ASSERT_TRUE(remote.running());
+  TcpProxy proxy(remote.port());
+  // Hedged reads ask the remote only when it is among the fastest; a lie
+  // must reach the engine to be caught, so that case asks every provider.
+  RunningServer server(config(remote.provider_entry(kind.name, proxy), kind.name, policy, lie));
   ASSERT_TRUE(server.started());
-  quorum::ManagedProvider* aws = server.server().engine()->find("aws");
-  ASSERT_NE(aws, nullptr);
+  quorum::ManagedProvider* provider = server.server().engine()->find(kind.name);
+  ASSERT_NE(provider, nullptr);
   Client status_client(server.socket());
   auto status_healthy = [&] {
     v2::StatusResponse s;
     return status_client.status(s).ok() && s.healthz() == "ok";
   };
-  ASSERT_TRUE(testkit::wait_until([&] { return aws->healthy() && status_healthy(); }));
+  ASSERT_TRUE(testkit::wait_until([&] { return provider->healthy() && status_healthy(); }));
 
   Load load(server.socket());
   ASSERT_TRUE(load.succeed(kPerPhase)) << describe(load.codes());
-  const std::size_t fds_before = open_fds();
+  // The plugin's descriptors: the process's, less the proxy's own.
+  const std::size_t fds_before = open_fds() - proxy.open_sockets();
   const std::size_t rss_before = rss_kib();
   const std::uint64_t sent_before = load.answered();
 
   // The fault.
-  if (fault.freeze) {
-    moto.freeze();
-  } else {
-    proxy.set_fault(fault.fault, 50ms);
+  switch (fault.way) {
+    case Way::proxy: proxy.set_fault(fault.fault, 50ms); break;
+    case Way::freeze: remote.freeze(); break;
+    case Way::kill: remote.kill(); break;
+    case Way::lie: remote.lie(proxy); break;
   }
   if (fault.unhealthy) {
-    EXPECT_TRUE(testkit::wait_until([&] { return !aws->healthy(); }))
+    EXPECT_TRUE(testkit::wait_until([&] { return !provider->healthy(); }))
         << "a probe must notice: " << fault.fault_name;
   }
   // Status follows the quorum: healthy throughout where it is reachable
-  // without moto; unhealthy (once the probe has noticed) where it is not.
+  // without the remote; unhealthy (once the probe has noticed) where it is
+  // not.
   bool status_ok_throughout = true;
   const std::uint64_t during_start = load.answered();
   EXPECT_TRUE(testkit::wait_until([&] {
     status_ok_throughout = status_ok_throughout && status_healthy();
     return load.answered() >= during_start + kPerPhase;
   })) << describe(load.codes());
-  if (policy.survives_losing_aws) {
+  if (policy.survives_losing_remote) {
     EXPECT_TRUE(status_ok_throughout) << "Status went unhealthy with the quorum reachable";
   } else if (fault.unhealthy) {
     EXPECT_FALSE(status_healthy()) << "Status healthy without a reachable quorum";
   }
-  if (policy.survives_losing_aws) {
-    // Reads and writes went on: k (and W) slots never needed moto.
+  if (policy.survives_losing_remote) {
+    // Reads and writes went on: k (and W) slots never needed the remote.
     EXPECT_GT(load.ok(), sent_before) << describe(load.codes());
   }
 
   // The end of the fault, and recovery.
   const auto fault_end = std::chrono::steady_clock::now();
-  if (fault.freeze) {
-    moto.thaw();
-  } else {
-    proxy.restore();
+  switch (fault.way) {
+    case Way::proxy: proxy.restore(); break;
+    case Way::freeze: remote.thaw(); break;
+    case Way::kill: ASSERT_TRUE(remote.restart()); break;
+    case Way::lie: remote.tell_the_truth(proxy); break;
   }
-  ASSERT_TRUE(testkit::wait_until([&] { return aws->healthy() && status_healthy(); }))
-      << aws->health().last_error;
+  ASSERT_TRUE(testkit::wait_until([&] { return provider->healthy() && status_healthy(); }))
+      << provider->health().last_error;
   const auto recovered = std::chrono::steady_clock::now() - fault_end;
   EXPECT_TRUE(load.succeed(kPerPhase)) << describe(load.codes());
   // Measured under the same load as before the fault.
-  const std::size_t fds_after = open_fds();
+  const std::size_t fds_after = open_fds() - proxy.open_sockets();
   const std::size_t rss_after = rss_kib();
   load.stop();
 
@@ -306,7 +365,7 @@ TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
   // lies: the shares do not rebuild a key, and Decrypt refuses the request
   // as it would a corrupt envelope. Anywhere else that code would mean an
   // envelope we made was judged corrupt.
-  const bool lie_undetectable = fault.fault == Fault::wrong_plaintext && !policy.survives_losing_aws;
+  const bool lie_undetectable = lie && !policy.survives_losing_remote;
   for (const auto& [code, n] : load.codes()) {
     EXPECT_TRUE(code == grpc::StatusCode::OK || code == grpc::StatusCode::UNAVAILABLE ||
                 code == grpc::StatusCode::DEADLINE_EXCEEDED ||
@@ -314,12 +373,13 @@ TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
                 (lie_undetectable && code == grpc::StatusCode::INVALID_ARGUMENT))
         << "code " << code << " seen " << n << " times";
   }
-  if (fault.fault == Fault::wrong_plaintext && !policy.survives_losing_aws) {
-    // The fault bit: moto's wrong shares reached the engine and were
-    // refused. (With k < 3 the key file and the token answer first, k
-    // verified shares end the request, and moto's lie arrives after it:
-    // nothing to catch there. quorum_engine's BadShareIsIdentifiedAndRecovered
-    // covers a liar that answers first.)
+  if (lie_undetectable) {
+    // The fault bit: the remote's wrong shares were refused, by the
+    // envelope's tag or, for Azure, by the provider's own binding. (With
+    // k < 3 the key file and the token answer first, k verified shares end
+    // the request, and the lie arrives after it: nothing to catch there.
+    // quorum_engine's BadShareIsIdentifiedAndRecovered covers a liar that
+    // answers first.)
     EXPECT_GT(load.codes()[grpc::StatusCode::INVALID_ARGUMENT], 0u) << "the lie never bit";
   }
   // Connections the fault broke are replaced, not added to. The HTTP pool
@@ -333,7 +393,7 @@ TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
   const auto ms = [](auto d) {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
   };
-  append_row("| " + std::string(fault.fault_name) + " | " + policy.name + " | " +
+  append_row("| " + std::string(kind.name) + " | " + fault.fault_name + " | " + policy.name + " | " +
              std::to_string(load.answered()) + " | " + std::to_string(load.ok()) + " | " +
              describe(load.codes()) + " | " + std::to_string(load.wrong()) + " | " +
              ms(recovered) + " ms | " +
@@ -342,19 +402,21 @@ TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
              " KiB |");
 }
 
-std::string case_name(const ::testing::TestParamInfo<std::tuple<int, int>>& info) {
-  static const std::vector<std::string> fault_ids{"Refused", "Blackhole", "ResetResponse",
-                                                  "Garbage", "Latency",   "Frozen",
-                                                  "WrongPlaintext"};
-  return "K" + std::to_string(kPolicies[std::get<0>(info.param)].threshold) + "of3_" +
-         fault_ids[static_cast<std::size_t>(std::get<1>(info.param))];
+std::string case_name(const ::testing::TestParamInfo<Scenario>& info) {
+  static const std::vector<std::string> fault_ids{
+      "Refused", "Blackhole", "ResetResponse", "Garbage", "Latency", "Frozen", "WrongPlaintext",
+      "Killed"};
+  return "K" + std::to_string(kPolicies[info.param.policy].threshold) + "of3_" +
+         fault_ids[info.param.fault];
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    PolicyAndFault, Faults,
-    ::testing::Combine(::testing::Range(0, static_cast<int>(std::size(kPolicies))),
-                       ::testing::Range(0, static_cast<int>(std::size(kCases)))),
-    case_name);
+// One instantiation per remote, so that each runs as its own meson test
+// (tests/meson.build) and starts only its own server.
+INSTANTIATE_TEST_SUITE_P(Aws, Faults, ::testing::ValuesIn(scenarios(0)), case_name);
+INSTANTIATE_TEST_SUITE_P(Vault, Faults, ::testing::ValuesIn(scenarios(1)), case_name);
+INSTANTIATE_TEST_SUITE_P(Azure, Faults, ::testing::ValuesIn(scenarios(2)), case_name);
+INSTANTIATE_TEST_SUITE_P(Gcp, Faults, ::testing::ValuesIn(scenarios(3)), case_name);
+INSTANTIATE_TEST_SUITE_P(Kmip, Faults, ::testing::ValuesIn(scenarios(4)), case_name);
 
 }  // namespace
 }  // namespace trousseau

@@ -73,6 +73,10 @@ void DoubleProcess::start(std::vector<std::string> args, const std::string& read
   url_ = url_.substr(0, url_.find_first_of("\r\n"));
 }
 
+void DoubleProcess::signal(int sig) const {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
 void DoubleProcess::stop() {
   if (stdin_fd_ >= 0) {
     ::close(stdin_fd_);

@@ -35,6 +35,9 @@ class DoubleProcess {
              const std::string& what);
   /// Closes the double's standard input, SIGTERMs it and waits for it.
   void stop();
+  /// Sends `sig` to the double: SIGSTOP freezes it with its sockets open,
+  /// SIGCONT thaws it.
+  void signal(int sig) const;
 
   bool running() const { return pid_ > 0; }
   const std::string& url() const { return url_; }  ///< what the ready file said

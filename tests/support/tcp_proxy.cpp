@@ -95,13 +95,15 @@ struct Link : std::enable_shared_from_this<Link> {
     });
   }
 
-  /// Finds `"Plaintext":"` (or with a space) in the chunk and changes one
-  /// character of its value to another base64 character of the same
-  /// 6 bits' worth of place: same length, still valid base64, other bytes.
+  /// Finds `"Plaintext":"` (AWS KMS) or `"plaintext":"` (Vault Transit),
+  /// with or without a space, in the chunk and changes one character of its
+  /// value to another base64 character of the same 6 bits' worth of place:
+  /// same length, still valid base64, other bytes.
   static void alter_plaintext(char* data, std::size_t n) {
     const std::string_view chunk(data, n);
-    for (std::string_view key : {std::string_view("\"Plaintext\":\""),
-                                 std::string_view("\"Plaintext\": \"")}) {
+    for (std::string_view key :
+         {std::string_view("\"Plaintext\":\""), std::string_view("\"Plaintext\": \""),
+          std::string_view("\"plaintext\":\""), std::string_view("\"plaintext\": \"")}) {
       const std::size_t at = chunk.find(key);
       if (at == std::string_view::npos) continue;
       const std::size_t value = at + key.size();
@@ -206,5 +208,15 @@ void TcpProxy::set_fault(Fault fault, std::chrono::milliseconds delay) {
 }
 
 std::size_t TcpProxy::accepted() const { return state_->accepted.load(); }
+
+std::size_t TcpProxy::open_sockets() const {
+  std::size_t n = 0;
+  state_->run_there([s = state_.get(), &n] {
+    for (const auto& weak : s->links) {
+      if (auto link = weak.lock()) n += link->client.is_open() + link->upstream.is_open();
+    }
+  });
+  return n;
+}
 
 }  // namespace trousseau::testkit

@@ -23,7 +23,8 @@ class TcpProxy {
     garbage,         ///< forward requests; answers arrive as random bytes
     latency,         ///< forward everything, each chunk after `delay`
     /// forward everything, but change one base64 character inside the
-    /// value of the JSON field `"Plaintext"` of an answer: a well-formed
+    /// value of the JSON field `"Plaintext"` (AWS KMS) or `"plaintext"`
+    /// (Vault Transit) of an answer: a well-formed
     /// answer carrying a wrong secret, as a lying or broken KMS would give
     wrong_plaintext,
   };
@@ -47,6 +48,12 @@ class TcpProxy {
   void restore() { set_fault(Fault::none); }
   /// Connections accepted so far, forwarded or not.
   std::size_t accepted() const;
+  /// The descriptors the proxy holds open for its connections now (each
+  /// link's client and upstream sockets), so that a test can count its
+  /// own process's descriptors without the proxy's. A link stays open
+  /// while its upstream connect is pending (a frozen server), whatever its
+  /// client does meanwhile.
+  std::size_t open_sockets() const;
 
  private:
   struct State;

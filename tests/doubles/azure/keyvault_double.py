@@ -26,7 +26,10 @@ Covers, as the REST reference describes them (api-version 7.0 to 7.6 and
     with the same RSA algorithms and A128GCM/A192GCM/A256GCM (oct keys, the
     service picks a 12-byte IV and returns iv and tag), with the version in
     the URL or without it (the current version). Old versions keep working.
-    The operation must be listed in the key's key_ops.
+    The operation must be listed in the key's key_ops. Key ids name the
+    vault by the origin the client addressed (its Host header), as Key
+    Vault's name it by the DNS name it was called by; a test proxy in front
+    of the double therefore sees its own address in them.
   * errors in the documented body `{"error": {"code", "message"}}`: 401
     Unauthorized (with the challenge below), 403 Forbidden with innerError
     KeyDisabled for a crypto operation on a disabled key, 404 KeyNotFound,
@@ -53,7 +56,10 @@ Covers, as the REST reference describes them (api-version 7.0 to 7.6 and
     moves the double's clock; POST /double/fail {"path": P, "count": N,
     "status": S, "retry_after": R} answers the next N requests whose path
     starts with P with status S (429 and 503 carry Retry-After: R);
-    GET /double/requests lists every request served (method, path, status).
+    POST /double/corrupt {"what": "value", "count": N} falsifies the next N
+    unwrapkey and decrypt answers (one bit of `value` flipped: a lying vault;
+    0 ends the lies); GET /double/requests lists every request served
+    (method, path, status).
 
 Does not cover: soft delete, purge, backup/restore, import, release,
 EC keys, sign/verify, AES-CBC, rotation policies (rotate copies the current
@@ -188,6 +194,8 @@ class Double:
         self.keys = {}  # name -> [KeyVersion], oldest first; the last is current
         self.tokens = {}  # token -> (resource, expires_on, subject)
         self.failures = []  # [prefix, remaining, status, retry_after]
+        self.lies = 0  # unwrapkey/decrypt answers left to falsify
+        self.request_origin = threading.local()  # per handler thread: vault_origin()
         self.log = []
         self.base_url = None
         self.client_cert = None
@@ -370,10 +378,16 @@ class Double:
                 "not_before": str(int(self.now())), "resource": resource, "token_type": "Bearer"}
 
     # --- keys --------------------------------------------------------------
+    def vault_origin(self):
+        """The vault as the client addressed it (its Host header), as Key
+        Vault names itself in key ids by the DNS name it was called by; the
+        double's own address when there is no request (or no Host)."""
+        return getattr(self.request_origin, "value", None) or self.base_url
+
     def kid(self, name, version):
         if self.args.deviate == "kid-without-version":
-            return f"{self.base_url}/keys/{name}"
-        return f"{self.base_url}/keys/{name}/{version}"
+            return f"{self.vault_origin()}/keys/{name}"
+        return f"{self.vault_origin()}/keys/{name}/{version}"
 
     def find(self, name, version):
         versions = self.keys.get(name)
@@ -523,7 +537,7 @@ class Double:
     def keys_route(self, method, parts, body):
         """parts: the path after /keys, split on '/'."""
         if method == "GET" and not parts:
-            return {"value": [{"kid": f"{self.base_url}/keys/{n}",
+            return {"value": [{"kid": f"{self.vault_origin()}/keys/{n}",
                                "attributes": self.attributes(vs[-1])}
                               for n, vs in sorted(self.keys.items())], "nextLink": None}
         name = parts[0]
@@ -543,8 +557,14 @@ class Double:
         if method == "PATCH" and len(rest) <= 1:
             return self.update(name, rest[0] if rest else None, body)
         if method == "POST" and len(rest) in (1, 2) and rest[-1].lower() in ops:
-            return self.operate(name, rest[0] if len(rest) == 2 else None,
-                                ops[rest[-1].lower()], body)
+            result = self.operate(name, rest[0] if len(rest) == 2 else None,
+                                  ops[rest[-1].lower()], body)
+            if ops[rest[-1].lower()] in ("unwrapKey", "decrypt") and self.lies > 0:
+                self.lies -= 1
+                flipped = bytearray(unb64u(result["value"]))
+                flipped[len(flipped) // 2] ^= 0x01
+                result["value"] = b64u(bytes(flipped))
+            return result
         raise HttpError(404, "NotFound", "The requested operation is not supported.")
 
 
@@ -622,6 +642,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_any(self):
         d = self.double
+        host = self.headers.get("Host")
+        d.request_origin.value = f"https://{host}" if host else None
         self.raw_body = None
         self.read_body()
         url = urllib.parse.urlsplit(self.path)
@@ -691,6 +713,12 @@ class Handler(BaseHTTPRequestHandler):
             with d.lock:
                 d.failures.append([body["path"], int(body.get("count", 1)),
                                    int(body.get("status", 503)), int(body.get("retry_after", 0))])
+            return self.send_json(200, {})
+        if path == "/double/corrupt" and self.command == "POST":
+            if body.get("what") != "value":
+                raise HttpError(400, "BadParameter", "Only 'value' can be corrupted.")
+            with d.lock:
+                d.lies = int(body.get("count", 1))
             return self.send_json(200, {})
         raise HttpError(404, "NotFound", f"No such control: {path}")
 

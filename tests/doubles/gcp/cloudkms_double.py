@@ -120,8 +120,11 @@ Test controls (not Google):
     carry W lie about it. W is ciphertextCrc32c or plaintextCrc32c (off by
     one), verifiedPlaintextCrc32c or verifiedAdditionalAuthenticatedDataCrc32c
     (false although checked), ciphertext or plaintext (one bit flipped, the
-    checksum still that of the true bytes), or name (encrypt answers with
-    another version's name, or the key's own name when it has one version).
+    checksum still that of the true bytes), plaintextAndCrc32c (one bit of
+    the plaintext flipped and its checksum computed over the flipped bytes:
+    a consistent lie, as a lying KMS would tell it), or name (encrypt answers
+    with another version's name, or the key's own name when it has one
+    version). A count of 0 ends every pending lie of that kind.
   * POST /double/subject-token {"issuer", "subject", "audience", "lifetime"}
     rewrites D/subject-token (defaults: the configured values, 24 h).
   * GET /double/requests lists every request served (method, path, status),
@@ -427,10 +430,14 @@ class Handler(BaseHTTPRequestHandler):
             what = body.get("what")
             if what not in ("ciphertextCrc32c", "plaintextCrc32c", "verifiedPlaintextCrc32c",
                             "verifiedAdditionalAuthenticatedDataCrc32c", "ciphertext", "plaintext",
-                            "name"):
+                            "plaintextAndCrc32c", "name"):
                 raise invalid(f"Unknown corruption {what!r}.")
+            count = int(body.get("count", 1))
             with d.lock:
-                d.corruptions.append([what, int(body.get("count", 1))])
+                if count == 0:
+                    d.corruptions = [c for c in d.corruptions if c[0] != what]
+                else:
+                    d.corruptions.append([what, count])
             return self.send(200, {})
         if path == "/double/subject-token" and self.command == "POST":
             d.write_subject_token(body)

@@ -452,6 +452,11 @@ class KeyManagement:
             flipped = bytearray(data)
             flipped[len(flipped) // 2] ^= 0x01
             out[data_field] = base64.b64encode(bytes(flipped)).decode()
+        elif self.corrupt(data_field + "AndCrc32c"):
+            flipped = bytearray(data)
+            flipped[len(flipped) // 2] ^= 0x01
+            out[data_field] = base64.b64encode(bytes(flipped)).decode()
+            out[crc_field] = str(crc32c(bytes(flipped)))
         if self.args.deviate == "crc32c-as-number":
             out[crc_field] = int(out[crc_field])
         return {k: v for k, v in out.items() if v not in (False, None, "")}

@@ -141,6 +141,13 @@ void KeyVaultDouble::fail(const std::string& path, int count, int status, int re
   if (r.status != 200) ADD_FAILURE() << "double fail: " << r.status;
 }
 
+void KeyVaultDouble::corrupt(int count) {
+  Reply r = call("POST", "/double/corrupt",
+                 boost::json::serialize(boost::json::object{{"what", "value"}, {"count", count}}),
+                 "application/json", false);
+  if (r.status != 200) ADD_FAILURE() << "double corrupt: " << r.status << " " << r.body;
+}
+
 std::vector<KeyVaultDouble::Served> KeyVaultDouble::requests() {
   Reply r = call("GET", "/double/requests", "", "", false);
   std::vector<Served> out;

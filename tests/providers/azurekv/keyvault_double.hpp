@@ -38,6 +38,7 @@ class KeyVaultDouble {
 
   bool running() const { return process_.running(); }
   void stop() { process_.stop(); }
+  void signal(int sig) const { process_.signal(sig); }  ///< SIGSTOP freezes, SIGCONT thaws
 
   const std::string& url() const { return process_.url(); }  ///< "https://127.0.0.1:PORT"
   std::string scope() const { return resource_ + "/.default"; }
@@ -65,6 +66,9 @@ class KeyVaultDouble {
   /// Test controls of the double (not Azure).
   void advance_clock(int seconds);
   void fail(const std::string& path, int count, int status, int retry_after = 0);
+  /// The next `count` unwrapkey and decrypt answers carry a wrong value (0:
+  /// none from now on).
+  void corrupt(int count);
   struct Served {
     std::string method, path;
     int status = 0;

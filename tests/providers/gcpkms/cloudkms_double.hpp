@@ -29,6 +29,7 @@ class CloudKmsDouble {
 
   bool running() const { return process_.running(); }
   void stop() { process_.stop(); }
+  void signal(int sig) const { process_.signal(sig); }  ///< SIGSTOP freezes, SIGCONT thaws
 
   const std::string& url() const { return process_.url(); }  ///< "https://127.0.0.1:PORT"
   std::string ca_file() const { return dir_.file("ca.pem"); }
@@ -60,7 +61,8 @@ class CloudKmsDouble {
   /// Test controls of the double (not Google).
   void advance_clock(int seconds);
   void fail(const std::string& path, int count, int status);
-  /// The next `count` answers carrying `what` lie about it.
+  /// The next `count` answers carrying `what` lie about it (0: none from
+  /// now on).
   void corrupt(const std::string& what, int count);
   struct Served {
     std::string method, path;

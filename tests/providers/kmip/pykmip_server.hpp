@@ -31,6 +31,7 @@ class PyKmipServer {
   void start();
   void stop();  ///< SIGTERM, and waits until it is gone
   void kill();  ///< SIGKILL, as a crash
+  void signal(int sig) { process_.signal(sig); }  ///< SIGSTOP freezes, SIGCONT thaws
 
   std::uint16_t port() const { return port_; }
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }

@@ -32,6 +32,7 @@ class VaultDouble {
   VaultDouble& operator=(const VaultDouble&) = delete;
 
   bool running() const { return process_.running(); }
+  void signal(int sig) const { process_.signal(sig); }  ///< SIGSTOP freezes, SIGCONT thaws
   /// "http://127.0.0.1:<port>" or "https://…", as the double wrote it.
   const std::string& address() const { return process_.url(); }
 

@@ -1,0 +1,159 @@
+#include "reliability/remotes.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "cloudkms_double.hpp"
+#include "keyvault_double.hpp"
+#include "providers/awskms/moto.hpp"
+#include "pykmip_server.hpp"
+#include "support/temp_dir.hpp"
+#include "vault_double.hpp"
+
+namespace trousseau::testkit {
+namespace {
+
+using Fault = TcpProxy::Fault;
+
+std::uint16_t port_of(const std::string& url) {
+  return static_cast<std::uint16_t>(std::stoul(url.substr(url.rfind(':') + 1)));
+}
+
+/// `text` with every `from` replaced by `to`.
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+/// Keys are new for every case, so that no case reads another's.
+std::string next_key_name() {
+  static int n = 0;
+  return "faults-" + std::to_string(++n);
+}
+
+class AwsRemote final : public Remote {
+ public:
+  bool running() const override { return moto_.running(); }
+  std::uint16_t port() const override { return moto_.port(); }
+  std::string provider_entry(const std::string& name, const TcpProxy& proxy) override {
+    const std::string arn = moto_.prepare_key();
+    return "{name: " + name + ", type: awskms, region: us-east-1, key_id: " + arn +
+           ", endpoint: " + proxy.endpoint() + ", cluster_name: faults, timeout: 1s}";
+  }
+  void freeze() override { moto_.freeze(); }
+  void thaw() override { moto_.thaw(); }
+  void lie(TcpProxy& proxy) override { proxy.set_fault(Fault::wrong_plaintext); }
+  void tell_the_truth(TcpProxy& proxy) override { proxy.restore(); }
+
+ private:
+  MotoServer moto_;
+};
+
+/// The Vault double over plain HTTP, so that the proxy can change its
+/// answers; token auth from a file.
+class VaultRemote final : public Remote {
+ public:
+  VaultRemote() { write_file(dir_.file("token"), VaultDouble::kRootToken); }
+  bool running() const override { return vault_.running(); }
+  std::uint16_t port() const override { return port_of(vault_.address()); }
+  std::string provider_entry(const std::string& name, const TcpProxy& proxy) override {
+    const std::string key = next_key_name();
+    vault_.create_key(key);
+    return "{name: " + name + ", type: vault, address: \"http://" + proxy.host_port() +
+           "\", key: " + key + ", timeout: 1s, auth: {method: token, token_file: \"" +
+           dir_.file("token") + "\"}}";
+  }
+  void freeze() override { vault_.signal(SIGSTOP); }
+  void thaw() override { vault_.signal(SIGCONT); }
+  void lie(TcpProxy& proxy) override { proxy.set_fault(Fault::wrong_plaintext); }
+  void tell_the_truth(TcpProxy& proxy) override { proxy.restore(); }
+
+ private:
+  TempDir dir_;
+  VaultDouble vault_;
+};
+
+/// Key Vault over TLS: the vault and its Entra token endpoint both through
+/// the proxy (one origin), an RSA key.
+class AzureRemote final : public Remote {
+ public:
+  bool running() const override { return vault_.running(); }
+  std::uint16_t port() const override { return port_of(vault_.url()); }
+  std::string provider_entry(const std::string& name, const TcpProxy& proxy) override {
+    const std::string key = next_key_name();
+    vault_.create_key(key, "RSA");
+    return "{name: " + name + ", type: azurekv, " +
+           replaced(vault_.entry(key, "timeout: 1s"), vault_.url(), "https://" + proxy.host_port()) + "}";
+  }
+  void freeze() override { vault_.signal(SIGSTOP); }
+  void thaw() override { vault_.signal(SIGCONT); }
+  void lie(TcpProxy&) override { vault_.corrupt(1 << 30); }
+  void tell_the_truth(TcpProxy&) override { vault_.corrupt(0); }
+
+ private:
+  KeyVaultDouble vault_;
+};
+
+/// Cloud KMS over TLS, through the proxy (the service account's token
+/// endpoint is named in its key file, and stays direct). Its lie keeps the
+/// CRC32C consistent with the wrong plaintext, so that it gets past the
+/// provider's integrity check and only the envelope can catch it.
+class GcpRemote final : public Remote {
+ public:
+  bool running() const override { return kms_.running(); }
+  std::uint16_t port() const override { return port_of(kms_.url()); }
+  std::string provider_entry(const std::string& name, const TcpProxy& proxy) override {
+    const std::string key = CloudKmsDouble::key_path(next_key_name());
+    kms_.create_key(key);
+    return "{name: " + name + ", type: gcpkms, " +
+           replaced(kms_.entry(key, "timeout: 1s"), kms_.url(), "https://" + proxy.host_port()) + "}";
+  }
+  void freeze() override { kms_.signal(SIGSTOP); }
+  void thaw() override { kms_.signal(SIGCONT); }
+  void lie(TcpProxy&) override { kms_.corrupt("plaintextAndCrc32c", 1 << 30); }
+  void tell_the_truth(TcpProxy&) override { kms_.corrupt("plaintextAndCrc32c", 0); }
+
+ private:
+  CloudKmsDouble kms_;
+};
+
+class KmipRemote final : public Remote {
+ public:
+  bool running() const override { return kmip_.running(); }
+  std::uint16_t port() const override { return kmip_.port(); }
+  std::string provider_entry(const std::string& name, const TcpProxy& proxy) override {
+    const std::string uid = kmip_.create_key(next_key_name());
+    return "{name: " + name + ", " +
+           replaced(kmip_.entry(uid, "timeout: 1s"), kmip_.endpoint(), proxy.host_port()) + "}";
+  }
+  void freeze() override { kmip_.signal(SIGSTOP); }
+  void thaw() override { kmip_.signal(SIGCONT); }
+  void lie(TcpProxy&) override { ADD_FAILURE() << "PyKMIP cannot be made to lie"; }
+  void tell_the_truth(TcpProxy&) override {}
+  void kill() override { kmip_.kill(); }
+  bool restart() override {
+    kmip_.start();
+    return kmip_.running();
+  }
+
+ private:
+  PyKmipServer kmip_;
+};
+
+}  // namespace
+
+std::unique_ptr<Remote> Remote::start(Kind kind) {
+  switch (kind) {
+    case Kind::aws: return std::make_unique<AwsRemote>();
+    case Kind::vault: return std::make_unique<VaultRemote>();
+    case Kind::azure: return std::make_unique<AzureRemote>();
+    case Kind::gcp: return std::make_unique<GcpRemote>();
+    case Kind::kmip: return std::make_unique<KmipRemote>();
+  }
+  return nullptr;
+}
+
+}  // namespace trousseau::testkit

@@ -1,0 +1,55 @@
+// The remote KMSes the fault suite puts behind a TcpProxy: moto (AWS KMS),
+// PyKMIP's KMIP server, and the in-repo Vault, Azure Key Vault and Google
+// Cloud KMS test doubles, each as a real process on loopback. One interface
+// gives the suite what it needs of each: a provider entry that reaches the
+// server through the proxy, a way to freeze it, and a way to make it lie.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "support/tcp_proxy.hpp"
+
+namespace trousseau::testkit {
+
+class Remote {
+ public:
+  enum class Kind { aws, vault, azure, gcp, kmip };
+
+  /// Starts the server of `kind`; failures are recorded with ADD_FAILURE
+  /// (check running()).
+  static std::unique_ptr<Remote> start(Kind kind);
+  virtual ~Remote() = default;
+
+  virtual bool running() const = 0;
+  /// The loopback port a proxy forwards to.
+  virtual std::uint16_t port() const = 0;
+  /// Makes a fresh key and returns the provider entry, a YAML flow
+  /// mapping `{name: <name>, type: …}` whose every call to the server
+  /// (tokens included) goes through `proxy`, with a 1 s call timeout.
+  virtual std::string provider_entry(const std::string& name, const TcpProxy& proxy) = 0;
+  /// SIGSTOP: the server keeps its sockets and answers nothing until thaw().
+  virtual void freeze() = 0;
+  virtual void thaw() = 0;
+  /// Whether lie() works: PyKMIP's TTLV travels in mutual TLS, which the
+  /// proxy cannot alter, and it has no control to lie with.
+  static bool can_lie(Kind kind) { return kind != Kind::kmip; }
+  /// Makes every unwrap answer from now on well-formed and wrong, as a
+  /// lying or broken KMS would give, until tell_the_truth(). Plain-HTTP
+  /// servers lie through the proxy (TcpProxy::Fault::wrong_plaintext);
+  /// TLS ones through the double's own control.
+  virtual void lie(TcpProxy& proxy) = 0;
+  virtual void tell_the_truth(TcpProxy& proxy) = 0;
+
+  /// Whether kill() and restart() work: only PyKMIP keeps its keys on
+  /// disk. moto and the doubles keep them in memory, so a restarted one is
+  /// another KMS, without the keys the envelopes name.
+  static bool can_restart(Kind kind) { return kind == Kind::kmip; }
+  /// SIGKILL, as a crash.
+  virtual void kill() {}
+  /// Starts it again on the same port and data; false if it did not start.
+  virtual bool restart() { return false; }
+};
+
+}  // namespace trousseau::testkit
