@@ -156,6 +156,7 @@ enum class Way {
   freeze,  ///< SIGSTOP the server for longer than the deadline, then SIGCONT
   kill,    ///< SIGKILL the server, then start it again on its data
   lie,     ///< Remote::lie(): well-formed, wrong unwrap answers
+  expire,  ///< Remote::expire_credential(), then renew_credential()
 };
 
 struct Case {
@@ -180,6 +181,9 @@ const Case kCases[] = {
     {"server frozen (SIGSTOP) and thawed", Way::freeze, Fault::none, true},
     {"wrong plaintext from a well-formed answer", Way::lie, Fault::none, false},
     {"server killed (SIGKILL) and restarted", Way::kill, Fault::none, true},
+    // Unhealthy only where the credential stays dead until renewed
+    // (Remote::expire_credential()).
+    {"credential expired", Way::expire, Fault::none, false},
 };
 
 struct RemoteKind {
@@ -197,9 +201,9 @@ struct Scenario {
 };
 
 /// moto: every fault in every policy. The others: every fault in 2-of-3,
-/// and refused connections, the lie and the kill in 3-of-3; 1-of-3 adds
-/// nothing that 2-of-3 does not show for them. What a server cannot do is
-/// left out (Remote::can_lie(), Remote::can_restart()).
+/// and refused connections, the lie, the kill and the expiry in 3-of-3;
+/// 1-of-3 adds nothing that 2-of-3 does not show for them. What a server
+/// cannot do is left out (Remote::can_lie(), can_restart(), can_expire()).
 std::vector<Scenario> scenarios(std::size_t remote) {
   std::vector<Scenario> out;
   const Remote::Kind kind = kRemotes[remote].kind;
@@ -208,9 +212,10 @@ std::vector<Scenario> scenarios(std::size_t remote) {
       const Way way = kCases[f].way;
       if (way == Way::lie && !Remote::can_lie(kind)) continue;
       if (way == Way::kill && !Remote::can_restart(kind)) continue;
+      if (way == Way::expire && !Remote::can_expire(kind)) continue;
       const bool wanted = kind == Remote::Kind::aws || p == 1 ||
                           (p == 2 && (kCases[f].fault == Fault::refuse || way == Way::lie ||
-                                      way == Way::kill));
+                                      way == Way::kill || way == Way::expire));
       if (wanted) out.push_back({remote, p, f});
     }
   }
@@ -314,13 +319,16 @@ TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
   const std::uint64_t sent_before = load.answered();
 
   // The fault.
+  const int refusals_before = remote.credential_refusals();
+  bool must_notice = fault.unhealthy;  ///< the probe must fail, and Status follow
   switch (fault.way) {
     case Way::proxy: proxy.set_fault(fault.fault, 50ms); break;
     case Way::freeze: remote.freeze(); break;
     case Way::kill: remote.kill(); break;
     case Way::lie: remote.lie(proxy); break;
+    case Way::expire: must_notice = remote.expire_credential(); break;
   }
-  if (fault.unhealthy) {
+  if (must_notice) {
     EXPECT_TRUE(testkit::wait_until([&] { return !provider->healthy(); }))
         << "a probe must notice: " << fault.fault_name;
   }
@@ -335,7 +343,7 @@ TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
   })) << describe(load.codes());
   if (policy.survives_losing_remote) {
     EXPECT_TRUE(status_ok_throughout) << "Status went unhealthy with the quorum reachable";
-  } else if (fault.unhealthy) {
+  } else if (must_notice) {
     EXPECT_FALSE(status_healthy()) << "Status healthy without a reachable quorum";
   }
   if (policy.survives_losing_remote) {
@@ -350,6 +358,11 @@ TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
     case Way::freeze: remote.thaw(); break;
     case Way::kill: ASSERT_TRUE(remote.restart()); break;
     case Way::lie: remote.tell_the_truth(proxy); break;
+    case Way::expire: remote.renew_credential(); break;
+  }
+  if (fault.way == Way::expire && !must_notice) {
+    // The provider got a new token by itself; the old one was refused.
+    EXPECT_GT(remote.credential_refusals(), refusals_before) << "the credential never expired";
   }
   ASSERT_TRUE(testkit::wait_until([&] { return provider->healthy() && status_healthy(); }))
       << provider->health().last_error;
@@ -405,7 +418,7 @@ TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
 std::string case_name(const ::testing::TestParamInfo<Scenario>& info) {
   static const std::vector<std::string> fault_ids{
       "Refused", "Blackhole", "ResetResponse", "Garbage", "Latency", "Frozen", "WrongPlaintext",
-      "Killed"};
+      "Killed", "CredentialExpired"};
   return "K" + std::to_string(kPolicies[info.param.policy].threshold) + "of3_" +
          fault_ids[info.param.fault];
 }

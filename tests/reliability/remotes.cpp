@@ -53,15 +53,15 @@ class AwsRemote final : public Remote {
 };
 
 /// The Vault double over plain HTTP, so that the proxy can change its
-/// answers; token auth from a file.
+/// answers; token auth from a file, a non-renewable token of an hour.
 class VaultRemote final : public Remote {
  public:
-  VaultRemote() { write_file(dir_.file("token"), VaultDouble::kRootToken); }
   bool running() const override { return vault_.running(); }
   std::uint16_t port() const override { return port_of(vault_.address()); }
   std::string provider_entry(const std::string& name, const TcpProxy& proxy) override {
     const std::string key = next_key_name();
     vault_.create_key(key);
+    renew_credential();
     return "{name: " + name + ", type: vault, address: \"http://" + proxy.host_port() +
            "\", key: " + key + ", timeout: 1s, auth: {method: token, token_file: \"" +
            dir_.file("token") + "\"}}";
@@ -70,6 +70,14 @@ class VaultRemote final : public Remote {
   void thaw() override { vault_.signal(SIGCONT); }
   void lie(TcpProxy& proxy) override { proxy.set_fault(Fault::wrong_plaintext); }
   void tell_the_truth(TcpProxy& proxy) override { proxy.restore(); }
+  bool expire_credential() override {
+    vault_.advance(std::chrono::hours(2));
+    return true;
+  }
+  /// A new token in the file, as an operator (or an agent) would put it.
+  void renew_credential() override {
+    write_file(dir_.file("token"), vault_.create_token(3600, /*renewable=*/false));
+  }
 
  private:
   TempDir dir_;
@@ -92,6 +100,11 @@ class AzureRemote final : public Remote {
   void thaw() override { vault_.signal(SIGCONT); }
   void lie(TcpProxy&) override { vault_.corrupt(1 << 30); }
   void tell_the_truth(TcpProxy&) override { vault_.corrupt(0); }
+  bool expire_credential() override {
+    vault_.advance_clock(2 * 3600);
+    return false;
+  }
+  int credential_refusals() override { return vault_.count("/keys/", 401); }
 
  private:
   KeyVaultDouble vault_;
@@ -115,6 +128,11 @@ class GcpRemote final : public Remote {
   void thaw() override { kms_.signal(SIGCONT); }
   void lie(TcpProxy&) override { kms_.corrupt("plaintextAndCrc32c", 1 << 30); }
   void tell_the_truth(TcpProxy&) override { kms_.corrupt("plaintextAndCrc32c", 0); }
+  bool expire_credential() override {
+    kms_.advance_clock(2 * 3600);
+    return false;
+  }
+  int credential_refusals() override { return kms_.count("/v1/", 401); }
 
  private:
   CloudKmsDouble kms_;

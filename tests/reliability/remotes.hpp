@@ -50,6 +50,23 @@ class Remote {
   virtual void kill() {}
   /// Starts it again on the same port and data; false if it did not start.
   virtual bool restart() { return false; }
+
+  /// Whether expire_credential() works: the Vault, Azure and Google
+  /// doubles issue tokens on a clock of their own. moto checks no expiry,
+  /// and PyKMIP's credential is the client certificate.
+  static bool can_expire(Kind kind) {
+    return kind == Kind::vault || kind == Kind::azure || kind == Kind::gcp;
+  }
+  /// Moves the server's clock past the provider's credential. True when it
+  /// stays dead until renew_credential() (Vault: a token from a file, which
+  /// only the operator can replace); false when the provider can get a new
+  /// one itself (Azure, Google: access tokens from a client secret or a
+  /// service-account key, fetched again after a 401).
+  virtual bool expire_credential() { return false; }
+  virtual void renew_credential() {}
+  /// KMS calls the server refused for a dead credential (401) so far:
+  /// shows that an expiry the provider recovered from by itself happened.
+  virtual int credential_refusals() { return 0; }
 };
 
 }  // namespace trousseau::testkit
