@@ -1,11 +1,19 @@
 // The plugin itself killed with SIGKILL in the middle of a load of degraded
-// writes, and started again; and a state directory it cannot write. Real
+// writes, and started again; and a state directory it cannot write (not a
+// directory, on a full disk, on a read-only file system). Real
 // `trousseau serve` processes, two key files, and moto behind a proxy that
 // is cut, so that every write misses it (2-of-3, writes need 2 slots).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/bytes.hpp"
@@ -147,13 +155,87 @@ TEST_F(PluginCrash, WhatItAnsweredBeforeASigkillDecryptsAfterAndItsWriteStateSur
   EXPECT_EQ(server.stop(), 0) << server.log();
 }
 
-// CI runs as root, whom permissions do not stop: the state directory is
-// made unwritable by putting it under a regular file (ENOTDIR).
-TEST_F(PluginCrash, AStateDirectoryItCannotWriteCostsNoRequest) {
+/// A small tmpfs of the test's own (the tests run as root, in CI too),
+/// mounted over a fresh folder and unmounted with the object; its mount(2)
+/// error fails the test.
+class SmallMount {
+ public:
+  SmallMount() {
+    if (::mount("tmpfs", dir_.path().c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0700") != 0) {
+      ADD_FAILURE() << "mount tmpfs: " << std::strerror(errno) << " (the test needs root)";
+      return;
+    }
+    mounted_ = true;
+    std::filesystem::create_directory(dir_.file("state"));
+  }
+  ~SmallMount() {
+    if (mounted_) ::umount2(dir_.path().c_str(), MNT_DETACH);
+  }
+  SmallMount(const SmallMount&) = delete;
+  SmallMount& operator=(const SmallMount&) = delete;
+
+  bool mounted() const { return mounted_; }
+  std::string state_dir() const { return dir_.file("state"); }
+  /// Writes zeros to a file until the file system says ENOSPC.
+  void fill() {
+    int fd = ::open(dir_.file("filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    const std::string zeros(4096, '\0');
+    ssize_t n = 0;
+    while ((n = ::write(fd, zeros.data(), zeros.size())) > 0) {
+    }
+    const int err = errno;
+    ::close(fd);
+    ASSERT_EQ(err, ENOSPC) << std::strerror(err);
+  }
+  void make_read_only() {
+    ASSERT_EQ(::mount(nullptr, dir_.path().c_str(), nullptr, MS_REMOUNT | MS_RDONLY, "size=64k"), 0)
+        << std::strerror(errno);
+  }
+
+ private:
+  testkit::TempDir dir_;
+  bool mounted_ = false;
+};
+
+enum class Unwritable { not_a_directory, full, read_only };
+
+class UnwritableStateDir : public PluginCrash, public ::testing::WithParamInterface<Unwritable> {};
+
+// The degraded write answers and is kept in memory; the failure to save it
+// is logged with its cause; key_id recovers when the provider is back.
+// CI runs as root, whom permissions do not stop: the three ways are a
+// regular file where the directory should be (ENOTDIR), a full file system
+// (ENOSPC) and a read-only one (EROFS), the last two on a tmpfs mounted by
+// the test.
+TEST_P(UnwritableStateDir, CostsNoRequest) {
   testkit::TempDir elsewhere;
-  testkit::write_file(elsewhere.file("not-a-directory"), "x");
+  std::optional<SmallMount> mount;
+  std::string state_dir;
+  std::string cause;
+  switch (GetParam()) {
+    case Unwritable::not_a_directory:
+      testkit::write_file(elsewhere.file("not-a-directory"), "x");
+      state_dir = elsewhere.file("not-a-directory/state");
+      cause = std::strerror(ENOTDIR);
+      break;
+    case Unwritable::full:
+      mount.emplace();
+      ASSERT_TRUE(mount->mounted());
+      mount->fill();
+      state_dir = mount->state_dir();
+      cause = std::strerror(ENOSPC);
+      break;
+    case Unwritable::read_only:
+      mount.emplace();
+      ASSERT_TRUE(mount->mounted());
+      mount->make_read_only();
+      state_dir = mount->state_dir();
+      cause = std::strerror(EROFS);
+      break;
+  }
   TcpProxy proxy(moto.port());
-  ServeProcess server(config(proxy.endpoint(), arn, elsewhere.file("not-a-directory/state")));
+  ServeProcess server(config(proxy.endpoint(), arn, state_dir));
   ASSERT_TRUE(server.started());
   Client client(server.socket());
   ASSERT_TRUE(testkit::wait_until([&] { return healthy(client); }));
@@ -163,9 +245,11 @@ TEST_F(PluginCrash, AStateDirectoryItCannotWriteCostsNoRequest) {
   ASSERT_TRUE(client.encrypt(std::string(32, 's'), enc).ok());
   EXPECT_NE(enc.key_id(), complete);
   EXPECT_EQ(key_id_of(client), enc.key_id());  // kept in memory
-  EXPECT_TRUE(testkit::wait_until(
-      [&] { return server.log().find("cannot save the write state") != std::string::npos; }))
-      << server.log();
+  EXPECT_TRUE(testkit::wait_until([&] {
+    const std::string log = server.log();
+    const auto at = log.find("cannot save the write state");
+    return at != std::string::npos && log.find(cause, at) != std::string::npos;
+  })) << "expected the cause '" << cause << "' in:\n" << server.log();
   v2::DecryptResponse out;
   ASSERT_TRUE(client.decrypt(enc.ciphertext(), enc.key_id(), enc.annotations(), out).ok());
   EXPECT_EQ(out.plaintext(), std::string(32, 's'));
@@ -173,6 +257,18 @@ TEST_F(PluginCrash, AStateDirectoryItCannotWriteCostsNoRequest) {
   EXPECT_TRUE(testkit::wait_until([&] { return key_id_of(client) == complete; }));
   EXPECT_EQ(server.stop(), 0) << server.log();
 }
+
+INSTANTIATE_TEST_SUITE_P(StateDir, UnwritableStateDir,
+                         ::testing::Values(Unwritable::not_a_directory, Unwritable::full,
+                                           Unwritable::read_only),
+                         [](const ::testing::TestParamInfo<Unwritable>& info) {
+                           switch (info.param) {
+                             case Unwritable::not_a_directory: return std::string("NotADirectory");
+                             case Unwritable::full: return std::string("Full");
+                             case Unwritable::read_only: return std::string("ReadOnly");
+                           }
+                           return std::string();
+                         });
 
 }  // namespace
 }  // namespace trousseau
