@@ -48,6 +48,7 @@ void ManagedProvider::record_success(Clock::duration latency) {
   std::lock_guard lock(mutex_);
   if (!health_.healthy) log::info("healthy again", {{"provider", name()}});
   health_.healthy = true;
+  health_.last_success = Clock::now();
   health_.consecutive_failures = 0;
   health_.last_error.clear();
 }
@@ -76,6 +77,7 @@ void ManagedProvider::record_probe(const Error& error, Clock::duration latency) 
     std::lock_guard lock(mutex_);
     health_.probed = true;
     if (!error.ok()) {
+      if (Clock::now() - latency < health_.last_success) return;  // rule 2: stale
       ++health_.consecutive_failures;
       open_breaker(error);
       return;

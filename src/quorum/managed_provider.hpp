@@ -24,13 +24,18 @@ struct HealthSnapshot {
   /// When the newest successful probe started (its answer came `latency`
   /// later): what it proves about the provider is from then on.
   Clock::time_point good_probe_started = Clock::time_point::min();
+  /// When the newest successful call or probe answered.
+  Clock::time_point last_success = Clock::time_point::min();
   unsigned consecutive_failures = 0;
   std::string last_error;         ///< empty while healthy
 };
 
 /// Thread-safe. Health rules:
 ///  1. A successful call or probe closes the breaker and clears the count.
-///  2. A failed probe opens the breaker at once.
+///  2. A failed probe opens the breaker at once, unless the provider
+///     answered a call or probe successfully after that probe started: its
+///     failure is older news (a probe retries for up to probe_timeout),
+///     and the next probe decides.
 ///  3. A call that fails for a transient reason (unavailable, deadline,
 ///     permission) adds one; `failure_threshold` in a row open the breaker.
 ///     Integrity failures and cancellations say nothing about health.

@@ -42,6 +42,23 @@ TEST_F(Breaker, AFailedProbeOpensItAtOnce) {
   EXPECT_EQ(managed->health().last_error, "down");
 }
 
+// A probe that began during an outage and gave up after the provider had
+// answered a call again says nothing new: it must not open the breaker
+// (the soak found this: a stale probe cut a recovered remote off, and a
+// quorum that needed it failed). One that began after the success does.
+TEST_F(Breaker, AFailedProbeOlderThanASuccessLeavesItClosed) {
+  time.advance(10s);
+  managed->record_success(1ms);
+  time.advance(2s);
+  managed->record_probe(unavailable("began before the success"), 5s);
+  EXPECT_TRUE(managed->healthy());
+  EXPECT_TRUE(managed->admit());
+  time.advance(2s);
+  managed->record_probe(unavailable("began after the success"), 1s);
+  EXPECT_FALSE(managed->healthy());
+  EXPECT_EQ(managed->health().last_error, "began after the success");
+}
+
 TEST_F(Breaker, ThresholdTransientFailuresInARowOpenIt) {
   managed->record_failure(unavailable("1"));
   managed->record_failure(Error(Code::deadline_exceeded, "2"));
