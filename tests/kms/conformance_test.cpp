@@ -128,6 +128,68 @@ TEST_F(Conformance, V1beta1VersionAndRoundTrip) {
   EXPECT_EQ(dec.plain(), dek);
 }
 
+// kube-apiserver sends "v1beta1"; any other version is refused, on both
+// methods, and the server goes on.
+TEST_F(Conformance, AWrongV1beta1VersionIsInvalidArgumentNamingIt) {
+  auto stub = v1beta1::KeyManagementService::NewStub(
+      grpc::CreateChannel("unix://" + server.socket(), grpc::InsecureChannelCredentials()));
+  v1beta1::EncryptRequest enc_req;
+  enc_req.set_version("v2");
+  enc_req.set_plain(random_seed());
+  v1beta1::EncryptResponse enc;
+  grpc::ClientContext enc_ctx;
+  grpc::Status st = stub->Encrypt(&enc_ctx, enc_req, &enc);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("unsupported version \"v2\""), std::string::npos) << st.error_message();
+  EXPECT_TRUE(enc.cipher().empty());
+
+  v1beta1::EncryptResponse good;
+  ASSERT_TRUE(client.v1_encrypt(random_seed(), good).ok());
+  v1beta1::DecryptRequest dec_req;
+  dec_req.set_version("v1");
+  dec_req.set_cipher(good.cipher());
+  v1beta1::DecryptResponse dec;
+  grpc::ClientContext dec_ctx;
+  st = stub->Decrypt(&dec_ctx, dec_req, &dec);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("unsupported version \"v1\""), std::string::npos) << st.error_message();
+  EXPECT_TRUE(dec.plain().empty());
+  v1beta1::VersionResponse v;
+  EXPECT_TRUE(client.v1_version(v).ok());
+}
+
+// An envelope whose providers were taken out of the configuration: with
+// too few left, Decrypt answers UNAVAILABLE naming each missing one as
+// "not in the current configuration", and nothing is sent to a KMS the
+// operator removed.
+TEST_F(Conformance, DecryptNeedingProvidersNoLongerConfiguredIsUnavailableNamingThem) {
+  const std::string seed = random_seed();
+  v2::EncryptResponse resp = encrypt_ok(seed);
+  config::Diagnostics diag;
+  auto next = config::load_string(testkit::complete_config(R"(
+providers:
+  - {name: key-a, type: keyfile, path: "{dir}/keys/a.key"}
+  - {name: key-d, type: keyfile, path: "{dir}/keys/d.key"}
+policy:
+  threshold: 2
+  slots:
+    - providers: [key-a]
+    - providers: [key-d]
+)", server.dir()), diag);
+  ASSERT_TRUE(next.has_value()) << (diag.errors().empty() ? "" : diag.errors()[0]);
+  next->telemetry.listen = "127.0.0.1:0";
+  ASSERT_TRUE(server.server().apply(*next).ok());
+  v2::DecryptResponse out;
+  grpc::Status st = client.decrypt(resp.ciphertext(), resp.key_id(), resp.annotations(), out);
+  ASSERT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  for (const char* name : {"key-b", "key-c"}) {
+    EXPECT_NE(st.error_message().find(std::string("[") + name + "] not in the current configuration"),
+              std::string::npos)
+        << st.error_message();
+  }
+  EXPECT_TRUE(out.plaintext().empty());
+}
+
 TEST_F(Conformance, EmptyAndOversizedPlaintextsAreInvalidArgument) {
   v2::EncryptResponse resp;
   EXPECT_EQ(client.encrypt("", resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
