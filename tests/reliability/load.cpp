@@ -50,9 +50,10 @@ bool outage_code(grpc::StatusCode code) {
          code == grpc::StatusCode::DEADLINE_EXCEEDED || code == grpc::StatusCode::RESOURCE_EXHAUSTED;
 }
 
-Load::Load(const std::string& socket, int threads) : began_(static_cast<std::size_t>(threads)) {
+Load::Load(const std::string& socket, int threads, std::chrono::milliseconds deadline)
+    : began_(static_cast<std::size_t>(threads)) {
   for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this, socket, i] { run(socket, i); });
+    threads_.emplace_back([this, socket, i, deadline] { run(socket, i, deadline); });
   }
 }
 
@@ -104,8 +105,8 @@ void Load::count(grpc::StatusCode code) {
   notify_waiters();
 }
 
-void Load::run(const std::string& socket, int index) {
-  kms::Client client(socket, {.timeout = 1500ms});
+void Load::run(const std::string& socket, int index, std::chrono::milliseconds deadline) {
+  kms::Client client(socket, {.timeout = deadline});
   std::uint64_t n = 0;
   while (!stop_) {
     std::string seed(32, '\0');

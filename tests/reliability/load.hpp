@@ -30,9 +30,10 @@ bool outage_code(grpc::StatusCode code);
 
 class Load {
  public:
-  /// Starts `threads` clients on the plugin's `socket`, each with a 1.5 s
-  /// deadline per call.
-  Load(const std::string& socket, int threads);
+  /// Starts `threads` clients on the plugin's `socket`, each with
+  /// `deadline` per call.
+  Load(const std::string& socket, int threads,
+       std::chrono::milliseconds deadline = std::chrono::milliseconds(1500));
   ~Load();  ///< stop()
   Load(const Load&) = delete;
   Load& operator=(const Load&) = delete;
@@ -53,7 +54,7 @@ class Load {
 
  private:
   void count(grpc::StatusCode code);
-  void run(const std::string& socket, int index);
+  void run(const std::string& socket, int index, std::chrono::milliseconds deadline);
 
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> answered_{0}, ok_{0}, wrong_{0}, streak_{0};

@@ -38,10 +38,11 @@ class AwsRemote final : public Remote {
  public:
   bool running() const override { return moto_.running(); }
   std::uint16_t port() const override { return moto_.port(); }
-  std::string provider_entry(const std::string& name, const TcpProxy& proxy) override {
+  std::string provider_entry(const std::string& name, const TcpProxy& proxy,
+                             const std::string& timeout) override {
     const std::string arn = moto_.prepare_key();
     return "{name: " + name + ", type: awskms, region: us-east-1, key_id: " + arn +
-           ", endpoint: " + proxy.endpoint() + ", cluster_name: faults, timeout: 1s}";
+           ", endpoint: " + proxy.endpoint() + ", cluster_name: faults, timeout: " + timeout + "}";
   }
   void freeze() override { moto_.freeze(); }
   void thaw() override { moto_.thaw(); }
@@ -58,12 +59,13 @@ class VaultRemote final : public Remote {
  public:
   bool running() const override { return vault_.running(); }
   std::uint16_t port() const override { return port_of(vault_.address()); }
-  std::string provider_entry(const std::string& name, const TcpProxy& proxy) override {
+  std::string provider_entry(const std::string& name, const TcpProxy& proxy,
+                             const std::string& timeout) override {
     const std::string key = next_key_name();
     vault_.create_key(key);
     renew_credential();
     return "{name: " + name + ", type: vault, address: \"http://" + proxy.host_port() +
-           "\", key: " + key + ", timeout: 1s, auth: {method: token, token_file: \"" +
+           "\", key: " + key + ", timeout: " + timeout + ", auth: {method: token, token_file: \"" +
            dir_.file("token") + "\"}}";
   }
   void freeze() override { vault_.signal(SIGSTOP); }
@@ -90,11 +92,12 @@ class AzureRemote final : public Remote {
  public:
   bool running() const override { return vault_.running(); }
   std::uint16_t port() const override { return port_of(vault_.url()); }
-  std::string provider_entry(const std::string& name, const TcpProxy& proxy) override {
+  std::string provider_entry(const std::string& name, const TcpProxy& proxy,
+                             const std::string& timeout) override {
     const std::string key = next_key_name();
     vault_.create_key(key, "RSA");
     return "{name: " + name + ", type: azurekv, " +
-           replaced(vault_.entry(key, "timeout: 1s"), vault_.url(), "https://" + proxy.host_port()) + "}";
+           replaced(vault_.entry(key, "timeout: " + timeout), vault_.url(), "https://" + proxy.host_port()) + "}";
   }
   void freeze() override { vault_.signal(SIGSTOP); }
   void thaw() override { vault_.signal(SIGCONT); }
@@ -118,11 +121,12 @@ class GcpRemote final : public Remote {
  public:
   bool running() const override { return kms_.running(); }
   std::uint16_t port() const override { return port_of(kms_.url()); }
-  std::string provider_entry(const std::string& name, const TcpProxy& proxy) override {
+  std::string provider_entry(const std::string& name, const TcpProxy& proxy,
+                             const std::string& timeout) override {
     const std::string key = CloudKmsDouble::key_path(next_key_name());
     kms_.create_key(key);
     return "{name: " + name + ", type: gcpkms, " +
-           replaced(kms_.entry(key, "timeout: 1s"), kms_.url(), "https://" + proxy.host_port()) + "}";
+           replaced(kms_.entry(key, "timeout: " + timeout), kms_.url(), "https://" + proxy.host_port()) + "}";
   }
   void freeze() override { kms_.signal(SIGSTOP); }
   void thaw() override { kms_.signal(SIGCONT); }
@@ -142,10 +146,11 @@ class KmipRemote final : public Remote {
  public:
   bool running() const override { return kmip_.running(); }
   std::uint16_t port() const override { return kmip_.port(); }
-  std::string provider_entry(const std::string& name, const TcpProxy& proxy) override {
+  std::string provider_entry(const std::string& name, const TcpProxy& proxy,
+                             const std::string& timeout) override {
     const std::string uid = kmip_.create_key(next_key_name());
     return "{name: " + name + ", " +
-           replaced(kmip_.entry(uid, "timeout: 1s"), kmip_.endpoint(), proxy.host_port()) + "}";
+           replaced(kmip_.entry(uid, "timeout: " + timeout), kmip_.endpoint(), proxy.host_port()) + "}";
   }
   void freeze() override { kmip_.signal(SIGSTOP); }
   void thaw() override { kmip_.signal(SIGCONT); }

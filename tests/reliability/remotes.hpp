@@ -27,8 +27,9 @@ class Remote {
   virtual std::uint16_t port() const = 0;
   /// Makes a fresh key and returns the provider entry, a YAML flow
   /// mapping `{name: <name>, type: …}` whose every call to the server
-  /// (tokens included) goes through `proxy`, with a 1 s call timeout.
-  virtual std::string provider_entry(const std::string& name, const TcpProxy& proxy) = 0;
+  /// (tokens included) goes through `proxy`, with the call `timeout`.
+  virtual std::string provider_entry(const std::string& name, const TcpProxy& proxy,
+                                     const std::string& timeout = "1s") = 0;
   /// SIGSTOP: the server keeps its sockets and answers nothing until thaw().
   virtual void freeze() = 0;
   virtual void thaw() = 0;
