@@ -151,4 +151,15 @@ Error KvClient::put(std::string_view key, ByteView value) {
   return s.ok() ? Error() : from_status(s, members_.front()->endpoint);
 }
 
+Error KvClient::compact(std::int64_t revision) {
+  etcdserverpb::CompactionRequest request;
+  request.set_revision(revision);
+  request.set_physical(true);
+  etcdserverpb::CompactionResponse response;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+  const grpc::Status s = members_.front()->stub->Compact(&ctx, request, &response);
+  return s.ok() ? Error() : from_status(s, members_.front()->endpoint);
+}
+
 }  // namespace trousseau::etcd

@@ -74,6 +74,8 @@ class KvClient {
 
   /// Writes one key. Tests only: the audit never writes.
   Error put(std::string_view key, ByteView value);
+  /// Drops the history before `revision`. Tests only.
+  Error compact(std::int64_t revision);
 
  private:
   struct Member;

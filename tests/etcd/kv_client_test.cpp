@@ -77,6 +77,28 @@ TEST(EtcdKvClient, AScanIsOneSnapshotWhileValuesChange) {
   EXPECT_EQ(read_all(*client, "/p/").at("/p/2"), "new");
 }
 
+TEST(EtcdKvClient, ASnapshotCompactedDuringTheScanStopsItInsteadOfSkippingKeys) {
+  EtcdServer etcd;
+  for (const char* k : {"/p/1", "/p/2", "/p/3"}) etcd.put(k, "v");
+  auto client = etcd.client_with_certificate({.page_size = 1});
+  ASSERT_TRUE(client);
+  std::vector<std::string> seen;
+  auto stats = client->scan("/p/", [&](std::string_view key, ByteView) {
+    if (seen.empty()) {  // after the first page, compact past the scan's revision
+      etcd.put("/p/2", "rewritten");
+      ScanStats now;
+      read_all(*client, "/p/", &now);
+      const Error e = client->compact(now.revision);
+      EXPECT_TRUE(e.ok()) << e.message();
+    }
+    seen.emplace_back(key);
+  });
+  ASSERT_FALSE(stats.ok());
+  EXPECT_NE(stats.error().message().find("compacted"), std::string::npos)
+      << stats.error().message();
+  EXPECT_EQ(seen, std::vector<std::string>{"/p/1"});
+}
+
 TEST(EtcdKvClient, AClientWithoutACertificateIsRefused) {
   EtcdServer etcd;
   etcd.put("/registry/secrets/a", "v");
