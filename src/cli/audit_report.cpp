@@ -111,8 +111,9 @@ AuditedValue AuditPolicy::audit(std::string_view key, ByteView value) const {
   if (!in.apiserver_error.empty()) add(v, FindingKind::apiserver_refuses, in.apiserver_error);
   if (in.legacy) {
     v.legacy = in.legacy->format;
-    for (const envelope::LegacyPart& p : in.legacy->parts)
+    for (const envelope::LegacyPart& p : in.legacy->parts) {
       v.legacy_origins.push_back(printable(p.origin, 63));
+    }
     add(v, FindingKind::legacy_format,
         std::string("written by the original Trousseau (") +
             std::string(envelope::to_string(in.legacy->format)) + "): re-encrypt it");
