@@ -31,5 +31,6 @@ Command add_encrypt(CLI::App& parent);
 Command add_decrypt(CLI::App& parent);
 Command add_status(CLI::App& parent);
 Command add_inspect(CLI::App& parent);
+Command add_audit(CLI::App& parent);
 
 }  // namespace trousseau::cli

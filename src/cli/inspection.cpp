@@ -43,8 +43,9 @@ Result<Inspection> with_envelope(Inspection out, ByteView ciphertext) {
     auto legacy = envelope::parse_legacy(ciphertext);
     if (!legacy.ok()) {
       if (out.form == InputFormat::raw) return legacy.error();
-      out.problems.push_back("the encrypted DEK looks like the original Trousseau's, but: " +
-                             legacy.error().message());
+      out.envelope_error = "the encrypted DEK looks like the original Trousseau's, but: " +
+                           legacy.error().message();
+      out.problems.push_back(out.envelope_error);
       return out;
     }
     out.legacy = std::move(legacy.value());
@@ -63,8 +64,8 @@ Result<Inspection> with_envelope(Inspection out, ByteView ciphertext) {
   } else if (out.form == InputFormat::raw) {
     return env.error();
   } else {
-    out.problems.push_back("the encrypted DEK is not a Trousseau envelope: " +
-                           env.error().message());
+    out.envelope_error = "the encrypted DEK is not a Trousseau envelope: " + env.error().message();
+    out.problems.push_back(out.envelope_error);
   }
   return out;
 }
@@ -82,8 +83,8 @@ Result<Inspection> inspect_as(ByteView value, InputFormat form) {
       out.stored = std::move(stored.value());
       auto result = with_envelope(std::move(out), dek);
       if (result.ok() && !apiserver.ok()) {
-        result->problems.push_back("kube-apiserver would refuse this value: " +
-                                   apiserver.message());
+        result->apiserver_error = "kube-apiserver would refuse this value: " + apiserver.message();
+        result->problems.push_back(result->apiserver_error);
       }
       return result;
     }
@@ -101,6 +102,8 @@ Result<Inspection> inspect_as(ByteView value, InputFormat form) {
 }
 
 }  // namespace
+
+Result<Inspection> inspect_stored(ByteView value) { return inspect_as(value, InputFormat::etcd); }
 
 Result<Inspection> inspect(ByteView input, InputFormat format) {
   if (input.empty()) return invalid_argument("the input is empty");

@@ -39,6 +39,11 @@ struct Inspection {
   /// Why the value would not be accepted or opened, found without any key:
   /// the envelope does not parse, or kube-apiserver would refuse the value.
   std::vector<std::string> problems;
+  /// Two of those, kept apart for `trousseau audit`: why the encrypted DEK
+  /// is not an envelope (or legacy ciphertext) we read, and why
+  /// kube-apiserver would refuse the value; "" when there is no such problem.
+  std::string envelope_error;
+  std::string apiserver_error;
 };
 
 /// Reads `input` in `format`. Fails (Code::invalid_argument, with a
@@ -47,6 +52,11 @@ struct Inspection {
 /// envelope that does not parse. When the frame around the envelope reads
 /// but the envelope does not, the frame is shown and the rest is a problem.
 Result<Inspection> inspect(ByteView input, InputFormat format);
+
+/// What kube-apiserver stored in etcd (InputFormat::etcd, taken as is:
+/// no base64, no trailing newline forgiven). Shared with `trousseau audit`.
+/// Fails as inspect() does when the frame itself does not read.
+Result<Inspection> inspect_stored(ByteView value);
 
 /// For a terminal: aligned fields and a table of the wrapped shares.
 std::string render_text(const Inspection& inspection);

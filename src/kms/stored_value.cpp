@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <utility>
 
 #include "common/text.hpp"
 #include "kms/kubernetes_limits.hpp"
@@ -19,18 +21,15 @@ bool starts_with(ByteView value, std::string_view prefix) {
 
 /// Why a value without a KMS prefix is not ours, as precisely as we can tell.
 Error not_a_kms_value(ByteView value) {
-  const std::string_view text = as_chars(value);
-  if (starts_with(value, kEncryptedValuePrefix)) {
-    // "k8s:enc:<transformer>:<version>:...": name the transformer.
-    const std::string_view rest = text.substr(kEncryptedValuePrefix.size());
-    const std::string_view name = rest.substr(0, rest.find(':'));
-    return invalid_argument("encrypted by kube-apiserver's " + quote(name, 32) +
-                            " transformer, not by a KMS provider");
+  const StorageClass c = classify_stored_value(value);
+  if (c.storage == Storage::identity) {
+    if (starts_with(value, std::string_view("k8s\0", 4))) {
+      return invalid_argument("an unencrypted Kubernetes object (protobuf, no k8s:enc: prefix)");
+    }
+    return invalid_argument("not a value kube-apiserver encrypted (no k8s:enc: prefix)");
   }
-  if (starts_with(value, std::string_view("k8s\0", 4))) {
-    return invalid_argument("an unencrypted Kubernetes object (protobuf, no k8s:enc: prefix)");
-  }
-  return invalid_argument("not a value kube-apiserver encrypted (no k8s:enc: prefix)");
+  return invalid_argument("encrypted by kube-apiserver's " + quote(c.transformer, 32) +
+                          " transformer, not by a KMS provider");
 }
 
 Result<StoredValue> parse_v1(StoredValue out, ByteView rest) {
@@ -68,6 +67,49 @@ Result<StoredValue> parse_v2(StoredValue out, ByteView rest) {
 }
 
 }  // namespace
+
+StorageClass classify_stored_value(ByteView value) {
+  StorageClass out;
+  if (!starts_with(value, kEncryptedValuePrefix)) {
+    out.storage = Storage::identity;
+    return out;
+  }
+  // k8s:enc:<transformer>:<version>:<name>:<data>
+  std::string_view rest = as_chars(value).substr(kEncryptedValuePrefix.size());
+  const auto next = [&rest]() -> std::optional<std::string_view> {
+    const std::size_t colon = rest.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    const std::string_view part = rest.substr(0, colon);
+    rest.remove_prefix(colon + 1);
+    return part;
+  };
+  const auto transformer = next();
+  out.transformer = std::string(transformer.value_or(rest.substr(0, 32)));
+  const auto version = next();
+  const auto name = version ? next() : std::nullopt;
+  if (!transformer || !version || !name) return out;
+  out.name = std::string(*name);
+  static const std::map<std::pair<std::string_view, std::string_view>, Storage> known = {
+      {{"aescbc", "v1"}, Storage::aescbc},   {{"aesgcm", "v1"}, Storage::aesgcm},
+      {{"secretbox", "v1"}, Storage::secretbox}, {{"kms", "v1"}, Storage::kms_v1},
+      {{"kms", "v2"}, Storage::kms_v2}};
+  const auto it = known.find({*transformer, *version});
+  if (it != known.end()) out.storage = it->second;
+  return out;
+}
+
+std::string_view to_string(Storage storage) {
+  switch (storage) {
+    case Storage::identity: return "identity";
+    case Storage::aescbc: return "aescbc";
+    case Storage::aesgcm: return "aesgcm";
+    case Storage::secretbox: return "secretbox";
+    case Storage::kms_v1: return "kms v1";
+    case Storage::kms_v2: return "kms v2";
+    case Storage::unknown: return "unknown";
+  }
+  return "unknown";
+}
 
 Result<StoredValue> parse_stored_value(ByteView value) {
   StoredValue out;

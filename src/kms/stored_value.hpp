@@ -23,6 +23,33 @@ inline constexpr std::string_view kStoredV2Prefix = "k8s:enc:kms:v2:";
 
 enum class StoredApi { v1, v2 };
 
+/// How kube-apiserver stored a value, read from its first bytes alone.
+enum class Storage {
+  identity,   ///< no k8s:enc: prefix: stored as is (protobuf "k8s\0", or JSON)
+  aescbc,     ///< k8s:enc:aescbc:v1:<key name>:
+  aesgcm,     ///< k8s:enc:aesgcm:v1:<key name>:
+  secretbox,  ///< k8s:enc:secretbox:v1:<key name>:
+  kms_v1,     ///< k8s:enc:kms:v1:<provider name>:
+  kms_v2,     ///< k8s:enc:kms:v2:<provider name>:
+  unknown,    ///< k8s:enc: and a transformer or version apiserver does not write
+};
+
+struct StorageClass {
+  Storage storage = Storage::unknown;
+  /// The transformer as the prefix spells it ("aescbc", "kms"), "" for identity.
+  std::string transformer;
+  /// The key's name (aescbc, aesgcm, secretbox) or the KMS provider's name
+  /// from the EncryptionConfiguration; "" when the prefix has none.
+  std::string name;
+};
+
+/// Classifies `value` by its prefix: cheap, and total (every input has a
+/// class). Says nothing about whether the rest parses.
+StorageClass classify_stored_value(ByteView value);
+
+/// "identity", "aescbc", "aesgcm", "secretbox", "kms v1", "kms v2", "unknown".
+std::string_view to_string(Storage storage);
+
 /// EncryptedDEKSourceType values (v2): how apiserver turns the plaintext
 /// of the envelope into the key that sealed the object.
 inline constexpr std::uint32_t kDekSourceAesGcmKey = 0;

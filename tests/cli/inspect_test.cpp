@@ -10,8 +10,8 @@
 #include "common/bytes.hpp"
 #include "envelope/format.hpp"
 #include "kms/client.hpp"
-#include "kmsv2_storage.pb.h"
 #include "support/command.hpp"
+#include "support/stored_values.hpp"
 
 namespace trousseau::cli {
 namespace {
@@ -21,26 +21,6 @@ using testkit::CommandResult;
 using testkit::run_trousseau;
 
 const std::string kPlaintext = "PLAINTEXT-MARKER-0123456789abcdef";
-
-/// The etcd value apiserver writes for a KMS v2 provider named `provider`,
-/// built from the upstream message layout (not from the code under test).
-std::string etcd_v2(const std::string& provider, const std::string& dek_source,
-                    const std::string& key_id, const std::string& data) {
-  ::kmsv2::storage::EncryptedObject object;
-  object.set_encrypteddata(data);
-  object.set_keyid(key_id);
-  object.set_encrypteddeksource(dek_source);
-  object.set_encrypteddeksourcetype(::kmsv2::storage::HKDF_SHA256_XNONCE_AES_GCM_SEED);
-  return "k8s:enc:kms:v2:" + provider + ":" + object.SerializeAsString();
-}
-
-/// KMS v1: the prefix, a 2-byte big-endian DEK length, the DEK, the data.
-std::string etcd_v1(const std::string& provider, const std::string& dek, const std::string& data) {
-  std::string out = "k8s:enc:kms:v1:" + provider + ":";
-  out += static_cast<char>(dek.size() >> 8);
-  out += static_cast<char>(dek.size() & 0xff);
-  return out + dek + data;
-}
 
 class Inspect : public WithKeyfileServer {
  protected:
@@ -112,7 +92,8 @@ class Inspect : public WithKeyfileServer {
 
 TEST_F(Inspect, ReadsWhatEncryptWroteRawAsBase64AndAsStoredInEtcd) {
   const std::string ct = encrypt();
-  const std::string stored = etcd_v2("trousseau", ct, key_id(), std::string(100, 'd'));
+  const std::string stored =
+      testkit::stored_kms_v2("trousseau", ct, key_id(), std::string(100, 'd'));
   const std::vector<std::pair<std::string, std::string>> forms = {
       {"raw", ct}, {"base64", base64_encode(as_bytes(ct)) + "\n"}, {"etcd", stored}};
   for (const auto& [name, input] : forms) {
@@ -142,7 +123,7 @@ TEST_F(Inspect, ReadsWhatEncryptWroteRawAsBase64AndAsStoredInEtcd) {
 TEST_F(Inspect, ReadsAKmsV1ValueFromAFile) {
   const std::string ct = encrypt("v1beta1");
   const std::string path = server().dir().file("value.bin");
-  testkit::write_file(path, etcd_v1("legacy", ct, std::string(77, 'd')));
+  testkit::write_file(path, testkit::stored_kms_v1("legacy", ct, std::string(77, 'd')));
   auto run = run_trousseau({"inspect", path});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("etcd value, KMS v1"), std::string::npos) << run.out;
@@ -155,7 +136,7 @@ TEST_F(Inspect, ReadsAKmsV1ValueFromAFile) {
 
 TEST_F(Inspect, NeverPrintsThePlaintextKeysWrappedSharesOrSealedData) {
   const std::string ct = encrypt();
-  const std::string stored = etcd_v2("trousseau", ct, key_id(), "data");
+  const std::string stored = testkit::stored_kms_v2("trousseau", ct, key_id(), "data");
   const auto hidden = secrets(ct);
   for (const std::string& input : {ct, base64_encode(as_bytes(ct)), stored}) {
     for (const std::vector<std::string>& args :
@@ -172,14 +153,15 @@ TEST_F(Inspect, NeverPrintsThePlaintextKeysWrappedSharesOrSealedData) {
 
 TEST_F(Inspect, IgnoresTheNewlineEtcdctlAppends) {
   const std::string ct = encrypt();
-  auto run = run_trousseau({"inspect"}, etcd_v2("trousseau", ct, key_id(), "data") + "\n");
+  auto run =
+      run_trousseau({"inspect"}, testkit::stored_kms_v2("trousseau", ct, key_id(), "data") + "\n");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("a trailing newline was ignored"), std::string::npos) << run.out;
 }
 
 TEST_F(Inspect, ShowsTheFrameAndNamesTheProblemWhenApiserverWouldRefuseTheValue) {
   const std::string ct = encrypt();
-  auto run = run_trousseau({"inspect"}, etcd_v2("trousseau", ct, "", "data"));
+  auto run = run_trousseau({"inspect"}, testkit::stored_kms_v2("trousseau", ct, "", "data"));
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.out.find("2 of 3 slots"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("kube-apiserver would refuse this value: key_id of 0 bytes"),
@@ -188,7 +170,8 @@ TEST_F(Inspect, ShowsTheFrameAndNamesTheProblemWhenApiserverWouldRefuseTheValue)
 }
 
 TEST_F(Inspect, AnotherPluginsDekIsShownAsSuch) {
-  auto run = run_trousseau({"inspect", "--json"}, etcd_v2("vault", "their-format", "k1", "data"));
+  auto run = run_trousseau({"inspect", "--json"},
+                           testkit::stored_kms_v2("vault", "their-format", "k1", "data"));
   EXPECT_EQ(run.exit_code, 1);
   const json::value v = parse(run);
   EXPECT_EQ(std::string(v.at("stored").at("provider").as_string()), "vault");

@@ -21,6 +21,7 @@ TEST(Usage, EveryCommandHasHelpThatEndsInZero) {
       {"decrypt"},
       {"status"},
       {"inspect"},
+      {"audit"},
       {"version"},
   };
   for (std::vector<std::string> args : commands) {
@@ -50,6 +51,11 @@ TEST(Usage, EveryParseErrorEndsInTwo) {
       {"status", "--metrics", "ftp://127.0.0.1"},
       {"check-config"},
       {"serve"},
+      {"audit"},  // --config is required
+      {"audit", "-c", "x.yaml", "--output", "xml"},
+      {"audit", "-c", "x.yaml", "--page-size", "0"},
+      {"audit", "-c", "x.yaml", "--timeout", "soon"},
+      {"audit", "-c", "x.yaml", "--all-resources", "--prefix", "/registry/configmaps/"},
   };
   for (const auto& args : bad) {
     std::string line;

@@ -102,3 +102,37 @@ TEST(StoredValue, ApiserversReadChecksApplyToV2) {
 
 }  // namespace
 }  // namespace trousseau::kms
+
+namespace trousseau::kms {
+namespace {
+
+TEST(StoredValue, ClassifiesEveryTransformerByItsPrefix) {
+  using namespace std::string_literals;
+  struct Case {
+    std::string value;
+    Storage storage;
+    std::string transformer, name;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"k8s\0\x0a\x0c"s, Storage::identity, "", ""},
+           {"{\"kind\":\"Widget\"}", Storage::identity, "", ""},
+           {"", Storage::identity, "", ""},
+           {"k8s:enc:aescbc:v1:key1:sealed", Storage::aescbc, "aescbc", "key1"},
+           {"k8s:enc:aesgcm:v1:key2:sealed", Storage::aesgcm, "aesgcm", "key2"},
+           {"k8s:enc:secretbox:v1:key3:sealed", Storage::secretbox, "secretbox", "key3"},
+           {"k8s:enc:kms:v1:trousseau:\x00\x01x"s, Storage::kms_v1, "kms", "trousseau"},
+           {"k8s:enc:kms:v2:trousseau:", Storage::kms_v2, "kms", "trousseau"},
+           {"k8s:enc:kms:v3:trousseau:", Storage::unknown, "kms", "trousseau"},
+           {"k8s:enc:aescbc:v1:unterminated", Storage::unknown, "aescbc", ""},
+           {"k8s:enc:", Storage::unknown, "", ""},
+       }) {
+    const StorageClass got = classify_stored_value(as_bytes(c.value));
+    EXPECT_EQ(got.storage, c.storage) << c.value;
+    EXPECT_EQ(got.transformer, c.transformer) << c.value;
+    EXPECT_EQ(got.name, c.name) << c.value;
+  }
+  EXPECT_EQ(to_string(Storage::kms_v2), "kms v2");
+}
+
+}  // namespace
+}  // namespace trousseau::kms
