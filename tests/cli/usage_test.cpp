@@ -21,6 +21,8 @@ TEST(Usage, EveryCommandHasHelpThatEndsInZero) {
       {"decrypt"},
       {"status"},
       {"inspect"},
+      {"age-recipient"},
+      {"age-identity"},
       {"version"},
   };
   for (std::vector<std::string> args : commands) {
