@@ -1,9 +1,8 @@
 #include "age/trousseau_keys.hpp"
 
-#include <cstring>
-
 #include "age/bech32.hpp"
 #include "age_stanza.pb.h"
+#include "common/text.hpp"
 #include "kms/client.hpp"
 #include "kms/status_code_name.hpp"
 
@@ -31,12 +30,16 @@ Result<std::string> decode(std::string_view hrp, std::string_view text, std::str
   return path;
 }
 
-/// "quorum unreachable: …" as the plugin said it, with the gRPC code's name.
+/// The plugin's answer with the gRPC code's name. age prints it to a
+/// terminal, and it may quote a remote KMS: control bytes are escaped.
 Error rpc_error(const std::string& socket, const grpc::Status& s) {
   const Code code = s.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? Code::invalid_argument
                                                                           : Code::unavailable;
-  return {code, "trousseau at " + socket + ": " + std::string(kms::status_code_name(s.error_code())) +
-                    ": " + s.error_message()};
+  std::string message = "trousseau at ";
+  append_escaped(message, socket, 200, Escape::c);
+  message += ": " + kms::status_code_name(s.error_code()) + ": ";
+  append_escaped(message, s.error_message(), 2000, Escape::c);
+  return {code, std::move(message)};
 }
 
 }  // namespace
