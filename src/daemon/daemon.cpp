@@ -49,7 +49,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Option
       kms::SocketOptions{cfg.socket, cfg.socket_group},
       kms::ServiceContext{d->engines_, d->inflight_, d->metrics_});
   if (cfg.sops_keyservice.socket) {
-    // Mode 0600 whatever socket_group says: SOPS runs as the operator.
+    // Always 0600: socket_group opens the KMS socket to kube-apiserver's
+    // group, which is no reason to open this one to it.
     d->sops_server_ = std::make_unique<kms::Server>(
         kms::SocketOptions{*cfg.sops_keyservice.socket, std::nullopt},
         kms::ServiceContext{d->engines_, d->inflight_, d->metrics_}, kms::Surface::sops);
