@@ -9,6 +9,9 @@ namespace trousseau::age {
 namespace {
 
 constexpr std::size_t kColumns = 64;
+/// Bodies go to secret memory, a bounded resource: no stanza of ours or of
+/// age's comes near this, and a header that does is refused, not obeyed.
+constexpr std::size_t kMaxBodyText = (std::size_t{1} << 20) / 3 * 4;
 
 std::vector<std::string> split(std::string_view line) {
   std::vector<std::string> out;
@@ -57,6 +60,11 @@ Result<Stanza> read_stanza(std::istream& in) {
     if (!std::getline(in, line)) return unavailable("age: the pipe closed inside a stanza body");
     if (line.size() > kColumns) return invalid_argument("age: a body line over 64 columns");
     text += line;
+    if (text.size() > kMaxBodyText) {
+      secure_wipe(line);
+      secure_wipe(text);
+      return invalid_argument("age: a stanza body over 1 MiB");
+    }
     const bool last = line.size() < kColumns;
     secure_wipe(line);
     if (last) break;

@@ -23,7 +23,7 @@ struct Stanza {
 
 /// Reads one stanza. An error when the stream ends or a line breaks the
 /// grammar (no "-> ", an empty argument, a body line over 64 columns, base64
-/// that is padded or not canonical).
+/// that is padded or not canonical) or the body passes 1 MiB.
 Result<Stanza> read_stanza(std::istream& in);
 
 /// Writes one stanza and flushes: the other side waits for it.

@@ -34,9 +34,22 @@ TEST(Stanza, ReadsBackWhatItWritesOfEverySize) {
   }
 }
 
-TEST(Stanza, RefusesPaddingNonCanonicalBitsLongLinesAndEmptyArguments) {
+TEST(Stanza, RefusesPaddingNonCanonicalBitsLongLinesEmptyArgumentsAndHugeBodies) {
   const std::string texts[] = {"-> x\nq6s=\n", "-> x\nq6t\n", "-> x\n" + std::string(65, 'A') + "\n",
                                "-> x  y\n\n", "x\n\n", "-> x\n" /* no end of body */};
+  std::string huge = "-> x\n";
+  for (int i = 0; i < 20000; ++i) huge += std::string(64, 'A') + "\n";  // 960 000 bytes, not ended
+  {
+    std::istringstream in(huge + "AA\n");
+    EXPECT_TRUE(read_stanza(in).ok());
+  }
+  for (int i = 0; i < 2000; ++i) huge += std::string(64, 'A') + "\n";
+  {
+    std::istringstream in(huge + "AA\n");
+    Result<Stanza> s = read_stanza(in);
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().message().find("over 1 MiB"), std::string::npos);
+  }
   for (const std::string& text : texts) {
     std::istringstream in(text);
     EXPECT_FALSE(read_stanza(in).ok()) << text;
