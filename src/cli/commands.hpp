@@ -32,5 +32,7 @@ Command add_decrypt(CLI::App& parent);
 Command add_status(CLI::App& parent);
 Command add_inspect(CLI::App& parent);
 Command add_audit(CLI::App& parent);
+Command add_age_recipient(CLI::App& parent);
+Command add_age_identity(CLI::App& parent);
 
 }  // namespace trousseau::cli

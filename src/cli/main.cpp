@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
       "`trousseau <command> --help` describes each command.");
   const Command commands[] = {add_serve(app),   add_check_config(app), add_encrypt(app),
                               add_decrypt(app), add_status(app),       add_inspect(app),
-                              add_audit(app),   add_version(app)};
+                              add_audit(app),   add_age_recipient(app), add_age_identity(app),
+                              add_version(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

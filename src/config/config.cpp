@@ -210,6 +210,20 @@ std::optional<Config> parse(Node& root, Diagnostics& diag) {
     cfg.telemetry.listen = listen;
   }
   telemetry.reject_unknown_keys();
+  Node sops = root.mapping("sops_keyservice");
+  const std::string sops_socket = sops.string("socket", "off");
+  if (sops_socket != "off") {
+    if (sops_socket.empty() || sops_socket.front() != '/') {
+      sops.error("socket", "must be an absolute path, or off");
+    } else if (sops_socket.size() > 107) {
+      sops.error("socket", "is longer than a unix socket path may be (107 bytes)");
+    } else if (sops_socket == cfg.socket) {
+      sops.error("socket", "must differ from the KMS socket");
+    } else {
+      cfg.sops_keyservice.socket = sops_socket;
+    }
+  }
+  sops.reject_unknown_keys();
   parse_providers(root, cfg);
   parse_policy(root.mapping("policy"), cfg.policy);
   if (!root.has("policy")) root.error("policy", "is required");

@@ -74,6 +74,12 @@ struct TelemetryConfig {
   std::optional<std::string> listen = std::string("127.0.0.1:8095");
 };
 
+/// SOPS's key service API on a socket of its own (docs/integrations/sops.md).
+struct SopsKeyServiceConfig {
+  /// Absolute path of the socket (mode 0600); nullopt: off, the default.
+  std::optional<std::string> socket;
+};
+
 /// The original Trousseau's origins (envelope/legacy.hpp) that Decrypt may
 /// still open, through v1beta1 only, and the provider that holds each one's
 /// key: {"vault": "old-vault", "awskms": "old-aws"}. Empty: none (the
@@ -94,6 +100,7 @@ struct Config {
   log::Level log_level = log::Level::info;
   log::Format log_format = log::Format::json;
   TelemetryConfig telemetry;
+  SopsKeyServiceConfig sops_keyservice;
   PolicyConfig policy;
   std::vector<ProviderConfig> providers;
   HealthConfig health;

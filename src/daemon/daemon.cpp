@@ -19,6 +19,9 @@ Error check_fixed(const config::Config& running, const config::Config& next) {
   if (running.socket_group != next.socket_group) changed.push_back("socket_group");
   if (running.state_dir != next.state_dir) changed.push_back("state_dir");
   if (running.telemetry.listen != next.telemetry.listen) changed.push_back("telemetry.listen");
+  if (running.sops_keyservice.socket != next.sops_keyservice.socket) {
+    changed.push_back("sops_keyservice.socket");
+  }
   if (changed.empty()) return {};
   std::string names;
   for (const auto& c : changed) names += (names.empty() ? "" : ", ") + c;
@@ -45,6 +48,13 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Option
   d->server_ = std::make_unique<kms::Server>(
       kms::SocketOptions{cfg.socket, cfg.socket_group},
       kms::ServiceContext{d->engines_, d->inflight_, d->metrics_});
+  if (cfg.sops_keyservice.socket) {
+    // Always 0600: socket_group opens the KMS socket to kube-apiserver's
+    // group, which is no reason to open this one to it.
+    d->sops_server_ = std::make_unique<kms::Server>(
+        kms::SocketOptions{*cfg.sops_keyservice.socket, std::nullopt},
+        kms::ServiceContext{d->engines_, d->inflight_, d->metrics_}, kms::Surface::sops);
+  }
   return d;
 }
 
@@ -144,6 +154,10 @@ Error Daemon::start() {
     log::info("telemetry listening", {{"address", where.str()}});
   }
   if (Error e = server_->start(); !e.ok()) return e;
+  if (sops_server_) {
+    if (Error e = sops_server_->start(); !e.ok()) return e.prefixed("sops_keyservice");
+    log::info("serving SOPS's key service", {{"socket", sops_server_->socket_path()}});
+  }
   started_ = true;
   log::info("serving", {{"socket", socket_path_}, {"key_id", engine()->key_id()}});
 
@@ -296,6 +310,7 @@ void Daemon::shutdown(std::chrono::milliseconds grace) {
   control_cv_.notify_one();
   if (control_.joinable()) control_.join();
   if (server_) server_->shutdown(grace);
+  if (sops_server_) sops_server_->shutdown(grace);
   if (http_) http_->stop();
   // None when create() failed before the first generation was built.
   if (current_) current_->health->stop();

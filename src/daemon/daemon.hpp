@@ -112,6 +112,7 @@ class Daemon {
   kms::EngineSource engines_;
   kms::Inflight inflight_;
   std::unique_ptr<kms::Server> server_;
+  std::unique_ptr<kms::Server> sops_server_;  ///< SOPS's key service; null when off
   std::unique_ptr<telemetry::HttpServer> http_;
 
   mutable std::mutex reload_mutex_;  ///< one reload at a time; guards what follows

@@ -6,7 +6,14 @@
 
 namespace trousseau::kms {
 
-const char* to_string(Api api) { return api == Api::v2 ? "v2" : "v1beta1"; }
+const char* to_string(Api api) {
+  switch (api) {
+    case Api::v2: return "v2";
+    case Api::v1beta1: return "v1beta1";
+    case Api::sops: return "sops";
+  }
+  return "?";
+}
 
 const char* to_string(Method method) {
   switch (method) {

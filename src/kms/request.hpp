@@ -48,9 +48,10 @@ class Inflight {
 
 grpc::Status to_grpc(const Error& e);
 
-enum class Api : unsigned char { v2, v1beta1 };
+/// sops: SOPS's key service (sops_service.hpp), on its own socket.
+enum class Api : unsigned char { v2, v1beta1, sops };
 enum class Method : unsigned char { status, version, encrypt, decrypt };
-inline constexpr std::size_t kApis = 2;
+inline constexpr std::size_t kApis = 3;
 inline constexpr std::size_t kMethods = 4;
 const char* to_string(Api api);
 const char* to_string(Method method);  ///< the RPC's name: "Encrypt"

@@ -31,8 +31,13 @@ bool socket_is_live(const std::string& path) {
 
 }  // namespace
 
-Server::Server(SocketOptions socket, ServiceContext context)
-    : socket_(std::move(socket)), inflight_(context.inflight), v2_(context), v1beta1_(context) {}
+Server::Server(SocketOptions socket, ServiceContext context, Surface surface)
+    : socket_(std::move(socket)),
+      inflight_(context.inflight),
+      v2_(context),
+      v1beta1_(context),
+      sops_(context),
+      surface_(surface) {}
 
 Server::~Server() { shutdown(std::chrono::milliseconds(0)); }
 
@@ -109,8 +114,12 @@ Error Server::start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + staged, grpc::InsecureServerCredentials());
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxRequestBytes));
-  builder.RegisterService(&v2_);
-  builder.RegisterService(&v1beta1_);
+  if (surface_ == Surface::sops) {
+    builder.RegisterService(&sops_);
+  } else {
+    builder.RegisterService(&v2_);
+    builder.RegisterService(&v1beta1_);
+  }
   grpc_ = builder.BuildAndStart();
   if (!grpc_) return unavailable("cannot listen on unix:" + staged);
   if (Error e = secure_socket(staged); !e.ok()) return e;

@@ -1,5 +1,6 @@
-// The gRPC server: KMS v2 and v1beta1 on one unix socket, answering from
-// the engine in force (EngineSource). The daemon (daemon/) builds it.
+// The gRPC server: KMS v2 and v1beta1 on one unix socket, or SOPS's key
+// service on another, answering from the engine in force (EngineSource).
+// The daemon (daemon/) builds them.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -11,6 +12,7 @@
 
 #include "common/error.hpp"
 #include "kms/request.hpp"
+#include "kms/sops_service.hpp"
 #include "kms/v1beta1_service.hpp"
 #include "kms/v2_service.hpp"
 
@@ -21,9 +23,12 @@ struct SocketOptions {
   std::optional<std::string> group;  ///< 0660 and this group; else 0600
 };
 
+/// What a socket serves: kube-apiserver's APIs, or SOPS's.
+enum class Surface { kubernetes, sops };
+
 class Server {
  public:
-  Server(SocketOptions socket, ServiceContext context);
+  Server(SocketOptions socket, ServiceContext context, Surface surface = Surface::kubernetes);
   ~Server();
 
   /// Binds the socket: removes a stale socket file, refuses when a live
@@ -46,6 +51,8 @@ class Server {
   Inflight& inflight_;
   V2Service v2_;
   V1beta1Service v1beta1_;
+  SopsKeyService sops_;
+  Surface surface_;
   std::unique_ptr<grpc::Server> grpc_;
   bool stopped_ = false;
 };

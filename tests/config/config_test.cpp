@@ -166,6 +166,24 @@ TEST(Config, LogLevelIsParsedIntoItsEnum) {
   EXPECT_TRUE(has_error(d, "log_level: must be debug, info, warn or error"));
 }
 
+TEST(Config, TheSopsKeyServiceIsOffUnlessGivenAnAbsoluteSocketOfItsOwn) {
+  Diagnostics d;
+  auto cfg = load_string(kValid, d);
+  ASSERT_TRUE(cfg.has_value());
+  EXPECT_FALSE(cfg->sops_keyservice.socket.has_value());
+  cfg = load_string(std::string(kValid) + "sops_keyservice: {socket: /run/trousseau/sops.sock}\n", d);
+  ASSERT_TRUE(cfg.has_value());
+  EXPECT_EQ(cfg->sops_keyservice.socket, "/run/trousseau/sops.sock");
+  cfg = load_string(std::string(kValid) + "sops_keyservice: {socket: off}\n", d);
+  ASSERT_TRUE(cfg.has_value());
+  EXPECT_FALSE(cfg->sops_keyservice.socket.has_value());
+  for (const char* bad : {"{socket: sops.sock}", "{socket: /run/trousseau/kms.sock}", "{sockets: /a}"}) {
+    Diagnostics e;
+    EXPECT_FALSE(load_string(std::string(kValid) + "sops_keyservice: " + bad + "\n", e).has_value()) << bad;
+    EXPECT_TRUE(has_error(e, "sops_keyservice")) << bad;
+  }
+}
+
 TEST(Config, LegacyMapsTheOriginalsOriginsToProvidersOutsideThePolicy) {
   Diagnostics d;
   auto cfg = load_string(R"(

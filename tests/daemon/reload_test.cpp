@@ -89,9 +89,14 @@ policy: {threshold: 1, slots: [{providers: [a]}, {providers: [b]}, {providers: [
   Error e = d.apply(moved);
   EXPECT_EQ(e.code(), Code::failed_precondition);
   EXPECT_NE(e.message().find("socket needs a restart"), std::string::npos) << e.message();
+  config::Config sops = parse(kTwoFakes, running);
+  sops.sops_keyservice.socket = running.dir().file("sops.sock");
+  e = d.apply(sops);
+  EXPECT_EQ(e.code(), Code::failed_precondition);
+  EXPECT_NE(e.message().find("sops_keyservice.socket needs a restart"), std::string::npos) << e.message();
 
   EXPECT_EQ(d.engine(), engine_before);
-  EXPECT_EQ(d.reload_failures(), 2u);
+  EXPECT_EQ(d.reload_failures(), 3u);
   v2::EncryptResponse out;
   EXPECT_TRUE(KmsClient(running.socket()).encrypt("still served", out).ok());
 }

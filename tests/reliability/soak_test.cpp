@@ -88,7 +88,8 @@ TEST(Soak, FaultsCyclingOverTwoRemotesCostNoRequestAndLeakNothing) {
       "  min_encrypt_slots: 2\n"
       "  slots: [{providers: [hsm]}, {providers: [aws]}, {providers: [vault]}]\n"
       // Writes wait for every reachable slot (a remote that is out fails
-      // within its 3 s timeout, the Kubernetes default deadline): moto and
+      // within its 3 s timeout, the Kubernetes default deadline, as do
+      // probes): moto and
       // the Vault double are single Python processes, whose queue under
       // 64 threads on a busy machine passes a second; a write that gave up
       // on them would be degraded, and key_id would never settle between
@@ -98,7 +99,7 @@ TEST(Soak, FaultsCyclingOverTwoRemotesCostNoRequestAndLeakNothing) {
       "health:\n"
       "  probe_interval: 300ms\n"
       "  unhealthy_probe_interval: 200ms\n"
-      "  probe_timeout: 500ms\n"
+      "  probe_timeout: 3s\n"
       "  failure_threshold: 2\n"
       "  breaker_backoff: 200ms\n");
   ASSERT_TRUE(server.started());
