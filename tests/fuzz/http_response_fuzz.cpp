@@ -8,6 +8,8 @@
 // host and port.
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include <cstdio>
+
 #include "check.hpp"
 #include "http/response_reader.hpp"
 
@@ -23,7 +25,10 @@ bool framing(std::string_view name) {
 }
 
 std::string write_back(const Response& r) {
-  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " X\r\n";
+  // A status is three digits: 6 is written "006", as it was read.
+  char status[8];
+  std::snprintf(status, sizeof status, "%03u", r.status);
+  std::string out = "HTTP/1.1 " + std::string(status) + " X\r\n";
   for (const Header& h : r.headers) {
     if (!framing(h.name)) out += h.name + ": " + h.value + "\r\n";
   }
