@@ -13,8 +13,9 @@
 #include <vector>
 
 #include "common/log.hpp"
+#include "common/sanitizers.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(TROUSSEAU_ASAN)
 #include <sanitizer/asan_interface.h>
 #define TROUSSEAU_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #define TROUSSEAU_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))

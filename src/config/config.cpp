@@ -143,7 +143,8 @@ void cross_check(Node& root, Config& cfg) {
   }
   for (const auto& [origin, name] : cfg.legacy) {
     const auto it = std::find_if(cfg.providers.begin(), cfg.providers.end(),
-                                 [&](const ProviderConfig& p) { return p.name == name; });
+                                 // clang 14 cannot capture a structured binding
+                                 [&name = name](const ProviderConfig& p) { return p.name == name; });
     const std::string path = "legacy." + origin;
     if (it == cfg.providers.end()) {
       root.diagnostics().error(path, "provider '" + name + "' is not defined in providers");

@@ -68,8 +68,8 @@ Result<LegacyCiphertext> parse_legacy(ByteView data) {
     rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
     const std::string where = "legacy ciphertext line " + std::to_string(line_no);
     if (line.empty()) {
-      // The original ended every line with '\n'; only the last may be empty.
-      if (rest.empty()) break;
+      // The original ended every line with '\n', so the text ends there
+      // and no line is empty ("x\n\n" is not its output; legacy_fuzz).
       return invalid_argument(where + " is empty");
     }
     const auto sep = line.find(kSeparator);

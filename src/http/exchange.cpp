@@ -11,6 +11,7 @@
 
 #include "common/completion.hpp"
 #include "common/secret.hpp"
+#include "http/response_reader.hpp"
 
 namespace trousseau::http {
 
@@ -22,19 +23,6 @@ namespace {
 std::string describe(const error_code& ec) {
   if (ec == beast::http::error::body_limit) return "response body too large";
   return ec.message();
-}
-
-/// The Retry-After header as a number of seconds (the HTTP-date form is
-/// not used by the KMSes we talk to, and is ignored).
-std::optional<std::chrono::seconds> retry_after(const Response& response) {
-  const std::string* h = response.header("Retry-After");
-  if (h == nullptr || h->empty() || h->size() > 6) return std::nullopt;
-  long seconds = 0;
-  for (char c : *h) {
-    if (c < '0' || c > '9') return std::nullopt;
-    seconds = seconds * 10 + (c - '0');
-  }
-  return std::chrono::seconds(seconds);
 }
 
 }  // namespace
@@ -175,13 +163,8 @@ void Exchange::send() {
 void Exchange::on_read(const error_code& ec) {
   if (ec) return on_io_error(ec);
   auto& msg = parser_->get();
-  Response response;
-  response.status = msg.result_int();
-  for (const auto& field : msg) {
-    response.headers.push_back({std::string(field.name_string()), std::string(field.value())});
-  }
   const bool keep = msg.keep_alive();
-  response.body = std::move(msg.body());
+  Response response = take_response(msg);
   parser_.reset();
   if (request_.sensitive) conn_->scrub();
   if (keep) {

@@ -1,4 +1,5 @@
 #include "common/secret_pool.hpp"
+#include "common/sanitizers.hpp"
 
 #include <gtest/gtest.h>
 
@@ -97,7 +98,7 @@ TEST(SecretPool, EveryBlockLiesInALockedUndumpedMappingBetweenGuardPages) {
     EXPECT_GE(it->end, at + size) << size;
     EXPECT_TRUE(has_flag(it->flags, "dd")) << "not excluded from core dumps: " << it->flags;
     EXPECT_TRUE(has_flag(it->flags, "wf")) << "not wiped on fork: " << it->flags;
-#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+#if !defined(TROUSSEAU_TSAN) && !defined(TROUSSEAU_ASAN)
     // The sanitizers' runtimes turn mlock into a no-op that succeeds; the
     // pool's own count (below) still shows it asked. Otherwise this suite
     // runs as root in CI, or with RLIMIT_MEMLOCK of at least 8 MiB.

@@ -155,11 +155,12 @@ TEST_P(ProviderContract, CancellationCompletesExactlyOnceAndHoldsTheLeaseUntilTh
   std::promise<Code> first;
   auto lease = std::make_shared<int>(0);
   std::weak_ptr<int> watch = lease;
-  asio::post(strand, [&, lease = std::move(lease)]() mutable {
+  // The key version by name: clang 14 cannot capture a structured binding.
+  asio::post(strand, [&, &key_version = w.key_version, lease = std::move(lease)]() mutable {
     providers::CallOptions options = ::trousseau::testkit::within();
     options.lease = std::move(lease);
     provider->async_unwrap(
-        options, context, w.key_version, tampered,
+        options, context, key_version, tampered,
         asio::bind_cancellation_slot(signal.slot(), asio::bind_executor(strand, [&](Error e, SecretBytes) {
           if (calls++ == 0) first.set_value(e.code());
         })));

@@ -15,7 +15,8 @@ namespace {
 /// keep what follows the first '#'.
 std::string bare_type(std::string_view t) {
   if (auto colon = t.find(':'); colon != std::string_view::npos) t = t.substr(0, colon);
-  if (auto hash = t.find('#'); hash != std::string_view::npos) t.remove_prefix(hash + 1);
+  // After the last '#': a type of several (a hostile answer) keeps none.
+  if (auto hash = t.rfind('#'); hash != std::string_view::npos) t.remove_prefix(hash + 1);
   return std::string(t);
 }
 
@@ -50,7 +51,7 @@ AwsError parse_aws_error(const http::Response& response) {
       if (auto* m = o.if_contains(key); m && m->is_string()) e.message = m->as_string();
     }
   } else if (response.body.find("<Code>") != std::string::npos) {
-    e.type = std::string(xml_element(response.body, "Code"));
+    e.type = bare_type(xml_element(response.body, "Code"));
     e.message = std::string(xml_element(response.body, "Message"));
   }
   if (e.type.empty()) {

@@ -41,8 +41,13 @@ std::optional<WallClock::time_point> parse_iso8601(std::string_view text) {
   std::tm tm{};
   std::string s(text);
   const char* end = ::strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (end == nullptr) return std::nullopt;
-  return WallClock::from_time_t(::timegm(&tm));
+  // The wall clock counts nanoseconds in 64 bits and ends in 2262: a year
+  // past 2200 (STS gives hours) is refused rather than overflowed (found
+  // by awskms_fuzz under UBSan), as is one before 1970.
+  if (end == nullptr || tm.tm_year < 70 || tm.tm_year > 300) return std::nullopt;
+  const std::time_t seconds = ::timegm(&tm);
+  if (seconds == static_cast<std::time_t>(-1)) return std::nullopt;
+  return WallClock::from_time_t(seconds);
 }
 
 std::string form_encode(std::string_view v) { return sigv4::uri_encode(v, false); }

@@ -57,10 +57,12 @@ TEST_F(KeyfileTest, WrapUnwrapRoundTrip) {
   ASSERT_TRUE(KeyfileProvider::create_if_missing(path).ok());
   KeyfileProvider p("a", path, io.get_executor());
   SecretBytes share = SecretBytes::random(32);
+  // Lambdas name the bindings they use ([&, &w = w]): clang 14 cannot
+  // capture a structured binding implicitly.
   auto [err, wrapped] = run([&](auto t) { return p.async_wrap(::trousseau::testkit::within(), context, share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   EXPECT_EQ(wrapped.key_version, p.key_identity());
-  auto [err2, back] = run([&](auto t) {
+  auto [err2, back] = run([&, &wrapped = wrapped](auto t) {
     return p.async_unwrap(::trousseau::testkit::within(), context, wrapped.key_version, wrapped.wrapped, t);
   });
   ASSERT_TRUE(err2.ok()) << err2.message();
@@ -74,13 +76,13 @@ TEST_F(KeyfileTest, WrongContextOrTamperedShareFailsIntegrity) {
   SecretBytes share = SecretBytes::random(32);
   auto [err, w] = run([&](auto t) { return p.async_wrap(::trousseau::testkit::within(), context, share.view(), t); });
   ASSERT_TRUE(err.ok());
-  auto [e1, s1] = run([&](auto t) {
+  auto [e1, s1] = run([&, &w = w](auto t) {
     return p.async_unwrap(::trousseau::testkit::within(), to_bytes("other"), w.key_version, w.wrapped, t);
   });
   EXPECT_EQ(e1.code(), Code::integrity);
   Bytes bad = w.wrapped;
   bad.back() ^= 1;
-  auto [e2, s2] = run([&](auto t) { return p.async_unwrap(::trousseau::testkit::within(), context, w.key_version, bad, t); });
+  auto [e2, s2] = run([&, &w = w](auto t) { return p.async_unwrap(::trousseau::testkit::within(), context, w.key_version, bad, t); });
   EXPECT_EQ(e2.code(), Code::integrity);
 }
 
@@ -114,7 +116,7 @@ TEST_F(KeyfileTest, RemovedFileMakesItUnavailableOnceTheWatchSeesIt) {
   ASSERT_TRUE(err.ok());
   std::filesystem::remove(path);
   Error e2;
-  ASSERT_TRUE(testkit::wait_until([&] {
+  ASSERT_TRUE(testkit::wait_until([&, &w = w] {
     e2 = std::get<0>(run([&](auto t) {
       return p.async_unwrap(::trousseau::testkit::within(), context, w.key_version, w.wrapped, t);
     }));

@@ -17,11 +17,13 @@ TEST_F(Pkcs11Test, WrapUnwrapRoundTrip) {
   auto p = make_ok(entry());
   ASSERT_NE(p, nullptr);
   SecretBytes share = SecretBytes::random(32);
+  // Lambdas name the bindings they use ([&, &w = w]): clang 14 cannot
+  // capture a structured binding implicitly.
   auto [err, w] = run([&](auto t) { return p->async_wrap(options(), context(), share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   EXPECT_EQ(w.key_version, p->key_identity());
   auto [err2, back] =
-      run([&](auto t) { return p->async_unwrap(options(), context(), w.key_version, w.wrapped, t); });
+      run([&, &w = w](auto t) { return p->async_unwrap(options(), context(), w.key_version, w.wrapped, t); });
   ASSERT_TRUE(err2.ok()) << err2.message();
   EXPECT_TRUE(back.equals(share.view()));
 }
@@ -46,7 +48,7 @@ TEST_F(Pkcs11Test, WrongContextFailsIntegrity) {
   auto [err, w] = run([&](auto t) { return p->async_wrap(options(), context(1), share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   auto [e2, s2] =
-      run([&](auto t) { return p->async_unwrap(options(), context(2), w.key_version, w.wrapped, t); });
+      run([&, &w = w](auto t) { return p->async_unwrap(options(), context(2), w.key_version, w.wrapped, t); });
   EXPECT_EQ(e2.code(), Code::integrity) << e2.message();
   EXPECT_NE(e2.message().find("C_Decrypt"), std::string::npos) << e2.message();
   EXPECT_TRUE(s2.empty());
@@ -61,16 +63,16 @@ TEST_F(Pkcs11Test, TamperedWrappedShareFailsIntegrity) {
   for (std::size_t at : {std::size_t{0}, std::size_t{20}, w.wrapped.size() - 1}) {  // IV, body, tag
     Bytes bad = w.wrapped;
     bad[at] ^= 0x01;
-    auto [e, s] = run([&](auto t) { return p->async_unwrap(options(), context(), w.key_version, bad, t); });
+    auto [e, s] = run([&, &w = w](auto t) { return p->async_unwrap(options(), context(), w.key_version, bad, t); });
     EXPECT_EQ(e.code(), Code::integrity) << "byte " << at << ": " << e.message();
   }
   Bytes truncated(w.wrapped.begin(), w.wrapped.begin() + 20);
   auto [e, s] =
-      run([&](auto t) { return p->async_unwrap(options(), context(), w.key_version, truncated, t); });
+      run([&, &w = w](auto t) { return p->async_unwrap(options(), context(), w.key_version, truncated, t); });
   EXPECT_EQ(e.code(), Code::integrity) << e.message();
   // The provider is still healthy afterwards.
   auto [ok, back] =
-      run([&](auto t) { return p->async_unwrap(options(), context(), w.key_version, w.wrapped, t); });
+      run([&, &w = w](auto t) { return p->async_unwrap(options(), context(), w.key_version, w.wrapped, t); });
   EXPECT_TRUE(ok.ok()) << ok.message();
 }
 
@@ -85,7 +87,7 @@ TEST_F(Pkcs11Test, FindsTheKeyByLabelOrById) {
   auto [err, w] = run([&](auto t) { return by_label->async_wrap(options(), context(), share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   auto [e2, back] =
-      run([&](auto t) { return by_id->async_unwrap(options(), context(), w.key_version, w.wrapped, t); });
+      run([&, &w = w](auto t) { return by_id->async_unwrap(options(), context(), w.key_version, w.wrapped, t); });
   ASSERT_TRUE(e2.ok()) << e2.message();
   EXPECT_TRUE(back.equals(share.view()));
 }
@@ -214,7 +216,7 @@ TEST_F(Pkcs11Test, UnwrapForAnotherKeyIdentityIsRefusedAsBadData) {
   auto [err, w] = run([&](auto t) { return p->async_wrap(options(), context(), share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   auto [e2, s2] =
-      run([&](auto t) { return p->async_unwrap(options(), context(), "pkcs11:other:01", w.wrapped, t); });
+      run([&, &w = w](auto t) { return p->async_unwrap(options(), context(), "pkcs11:other:01", w.wrapped, t); });
   EXPECT_EQ(e2.code(), Code::invalid_argument) << e2.message();
 }
 
@@ -242,7 +244,7 @@ TEST_F(Pkcs11Test, SessionsClosedUnderneathAreReopenedAndLoggedIn) {
   auto [err, w] = run([&](auto t) { return p->async_wrap(options(), context(), share.view(), t); });
   ASSERT_TRUE(err.ok()) << err.message();
   auto [e2, back] =
-      run([&](auto t) { return p->async_unwrap(options(), context(), w.key_version, w.wrapped, t); });
+      run([&, &w = w](auto t) { return p->async_unwrap(options(), context(), w.key_version, w.wrapped, t); });
   ASSERT_TRUE(e2.ok()) << e2.message();
   EXPECT_TRUE(back.equals(share.view()));
 }
