@@ -36,6 +36,7 @@ struct AuditOptions {
   bool only_findings = false;
   std::int64_t page_size = 500;
   std::string timeout = "30s";
+  std::vector<std::string> retired_key_versions;
 };
 
 Result<etcd::TlsCredentials> read_credentials(const AuditOptions& o) {
@@ -68,7 +69,7 @@ int audit_command(const AuditOptions& o) {
     print_error("audit", client.error().message());
     return kExitUsage;
   }
-  const AuditPolicy policy(*cfg);
+  const AuditPolicy policy(*cfg, {o.retired_key_versions.begin(), o.retired_key_versions.end()});
   AuditWriter writer(std::cout,
                      o.output == "json" ? AuditWriter::Format::json : AuditWriter::Format::table,
                      o.only_findings);
@@ -116,6 +117,10 @@ Command add_audit(CLI::App& parent) {
       ->excludes(prefix);
   app->add_option("-c,--config", o->config, "The plugin's configuration: the policy in force")
       ->required();
+  app->add_option("--retired-key-version", o->retired_key_versions,
+                  "A key version retired in the KMS itself (as the report prints it, e.g. "
+                  "transit/keys/k@v1): values still holding a share under it are findings. "
+                  "Repeatable");
   app->add_option("-o,--output", o->output, "table (for people) or json (for tools)")
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "json"}));

@@ -26,6 +26,8 @@ std::string_view to_string(FindingKind kind) {
     case FindingKind::earlier_policy: return "earlier_policy";
     case FindingKind::provider_not_configured: return "provider_not_configured";
     case FindingKind::provider_retired: return "provider_retired";
+    case FindingKind::key_version_retired: return "key_version_retired";
+    case FindingKind::key_version_not_configured: return "key_version_not_configured";
     case FindingKind::unopenable: return "unopenable";
   }
   return "unknown";
@@ -63,13 +65,23 @@ AuditedEnvelope summarize(const envelope::Envelope& env) {
 
 }  // namespace
 
-AuditPolicy::AuditPolicy(const config::Config& config) : policy_(config.policy) {
-  for (const config::ProviderConfig& p : config.providers) configured_.insert(p.name);
+AuditPolicy::AuditPolicy(const config::Config& config,
+                         std::set<std::string, std::less<>> retired_key_versions)
+    : policy_(config.policy), retired_key_versions_(std::move(retired_key_versions)) {
+  for (const config::ProviderConfig& p : config.providers) {
+    configured_[p.name] = {providers::Registry::instance().find(p.type), p.settings};
+  }
   for (const auto& slot : policy_.slots) in_policy_.insert(slot.begin(), slot.end());
   accepted_ = in_policy_;
   for (const config::EarlierPolicy& earlier : policy_.previous) {
     for (const auto& slot : earlier.slots) accepted_.insert(slot.begin(), slot.end());
   }
+}
+
+providers::KeyStanding AuditPolicy::standing(const Configured& provider,
+                                             std::string_view key_version) const {
+  if (provider.factory == nullptr || !provider.settings) return providers::KeyStanding::unknown;
+  return provider.factory->key_standing(*provider.settings, key_version);
 }
 
 std::string AuditPolicy::describe() const {
@@ -141,18 +153,38 @@ AuditedValue AuditPolicy::audit(std::string_view key, ByteView value) const {
             "]: re-encrypt it under the current policy");
   }
   std::set<std::string, std::less<>> named;
+  std::set<std::pair<std::string_view, std::string_view>> judged;
   unsigned usable_slots = 0;
   for (const envelope::Slot& slot : env.slots) {
     bool usable = false;
     for (const envelope::ShareRef& w : slot.wraps) {
-      usable = usable || (configured_.contains(w.provider) && accepted_.contains(w.provider));
-      if (!named.insert(w.provider).second) continue;
-      if (!configured_.contains(w.provider)) {
-        add(v, FindingKind::provider_not_configured,
-            "provider '" + w.provider + "' is no longer configured");
-      } else if (!in_policy_.contains(w.provider)) {
-        add(v, FindingKind::provider_retired,
-            "provider '" + w.provider + "' is configured but in no slot of the current policy");
+      const auto provider = configured_.find(w.provider);
+      const bool configured = provider != configured_.end();
+      providers::KeyStanding key = providers::KeyStanding::unknown;
+      if (configured) key = standing(provider->second, w.key_version);
+      usable = usable || (configured && accepted_.contains(w.provider) &&
+                          key != providers::KeyStanding::foreign);
+      if (named.insert(w.provider).second) {
+        if (!configured) {
+          add(v, FindingKind::provider_not_configured,
+              "provider '" + w.provider + "' is no longer configured");
+        } else if (!in_policy_.contains(w.provider)) {
+          add(v, FindingKind::provider_retired,
+              "provider '" + w.provider + "' is configured but in no slot of the current policy");
+        }
+      }
+      if (!configured || !judged.emplace(w.provider, w.key_version).second) continue;
+      const std::string which = "provider '" + w.provider + "' wrapped its share under key '" +
+                                w.key_version + "', ";
+      if (key == providers::KeyStanding::foreign) {
+        add(v, FindingKind::key_version_not_configured,
+            which + "which its settings no longer hold: Decrypt refuses that share");
+      } else if (key == providers::KeyStanding::previous) {
+        add(v, FindingKind::key_version_retired,
+            which + "which its settings keep only to unwrap: re-encrypt it under the current key");
+      } else if (retired_key_versions_.contains(w.key_version)) {
+        add(v, FindingKind::key_version_retired,
+            which + "which is retired in the KMS (--retired-key-version): re-encrypt it");
       }
     }
     if (usable) ++usable_slots;
@@ -161,7 +193,7 @@ AuditedValue AuditPolicy::audit(std::string_view key, ByteView value) const {
     add(v, FindingKind::unopenable,
         "only " + std::to_string(usable_slots) +
             " of its slots name a configured provider of an "
-            "accepted policy, and it needs " +
+            "accepted policy under a key it holds, and it needs " +
             std::to_string(env.threshold) + ": Decrypt cannot open it");
   }
   return v;
@@ -181,6 +213,18 @@ void AuditSummary::add(const AuditedValue& value) {
     }
   }
   ++storage_[label];
+  if (!value.envelope) return;
+  std::set<std::string> held;  // a value counts once per key version
+  for (const AuditedSlot& slot : value.envelope->slots) {
+    for (const AuditedWrap& w : slot.wraps) held.insert(w.provider + " " + w.key_version);
+  }
+  for (const std::string& k : held) {
+    if (key_versions_.contains(k) || key_versions_.size() < kMaxLabels) {
+      ++key_versions_[k];
+    } else {
+      ++key_versions_["(other key versions)"];
+    }
+  }
 }
 
 namespace {
@@ -302,11 +346,14 @@ void AuditWriter::end(const AuditSummary& summary, const etcd::ScanStats& stats,
     for (const auto& [label, n] : summary.storage()) storage[label] = n;
     json::object findings;
     for (const auto& [kind, n] : summary.findings()) findings[to_string(kind)] = n;
+    json::object key_versions;
+    for (const auto& [label, n] : summary.key_versions()) key_versions[label] = n;
     json::object s{{"values", summary.values()},
                    {"compliant", summary.compliant()},
                    {"with_findings", with_findings},
                    {"storage", std::move(storage)},
                    {"findings", std::move(findings)},
+                   {"key_versions", std::move(key_versions)},
                    {"revision", stats.revision},
                    {"pages", stats.pages},
                    {"complete", error.empty()},
@@ -319,6 +366,10 @@ void AuditWriter::end(const AuditSummary& summary, const etcd::ScanStats& stats,
        << summary.compliant() << " meet the policy, " << with_findings << " with findings\n";
   for (const auto& [label, n] : summary.storage()) {
     out_ << "  " << label << ": " << n << "\n";
+  }
+  if (!summary.key_versions().empty()) {
+    out_ << "key versions (values holding a share under each)\n";
+    for (const auto& [label, n] : summary.key_versions()) out_ << "  " << label << ": " << n << "\n";
   }
   if (!summary.findings().empty()) {
     out_ << "findings\n";

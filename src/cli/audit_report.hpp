@@ -10,8 +10,13 @@
 //     by one of `policy.previous`;
 //  3. names only providers that are configured and in a slot of the
 //     current policy;
-//  4. has at least its threshold of slots that name a configured provider
-//     of an accepted policy, so that Decrypt can open it.
+//  4. names, for each provider, a key its settings still hold and have not
+//     retired: not one kept only to unwrap (previous_key_ids and the like,
+//     providers/registry.hpp KeyStanding), nor one the operator names
+//     retired in the KMS (`--retired-key-version`);
+//  5. has at least its threshold of slots that name a configured provider
+//     of an accepted policy under a key it still holds, so that Decrypt can
+//     open it.
 // Everything else is a finding: plaintext (identity), a key from the
 // EncryptionConfiguration (aescbc, aesgcm, secretbox), another KMS plugin's
 // ciphertext, the original Trousseau's formats, and whatever does not parse.
@@ -47,6 +52,8 @@ enum class FindingKind {
   earlier_policy,           ///< admitted only by policy.previous
   provider_not_configured,  ///< names a provider the configuration lacks
   provider_retired,         ///< names a provider in no slot of the policy
+  key_version_retired,      ///< a key kept only to unwrap, or retired in the KMS
+  key_version_not_configured,  ///< a key the provider's settings no longer hold
   unopenable,               ///< fewer slots with a usable provider than its threshold
 };
 
@@ -87,7 +94,12 @@ struct AuditedValue {
 /// The policy in force, as the audit judges values by it.
 class AuditPolicy {
  public:
-  explicit AuditPolicy(const config::Config& config);
+  /// `retired_key_versions`: key versions the operator has retired, or is
+  /// about to retire, in the KMS itself (a Vault key's versions below its
+  /// min_decryption_version, a disabled Google or Azure key version), which
+  /// no setting of the plugin shows.
+  explicit AuditPolicy(const config::Config& config,
+                       std::set<std::string, std::less<>> retired_key_versions = {});
 
   /// Classifies one stored value and lists what keeps it from meeting the
   /// policy. Pure: no I/O.
@@ -97,8 +109,15 @@ class AuditPolicy {
   std::string describe() const;
 
  private:
+  struct Configured {
+    const providers::ProviderFactory* factory = nullptr;  ///< null: type not built in
+    std::shared_ptr<const providers::ProviderSettings> settings;
+  };
+  providers::KeyStanding standing(const Configured& provider, std::string_view key_version) const;
+
   config::PolicyConfig policy_;
-  std::set<std::string, std::less<>> configured_;
+  std::map<std::string, Configured, std::less<>> configured_;
+  std::set<std::string, std::less<>> retired_key_versions_;
   std::set<std::string, std::less<>> in_policy_;  ///< named by the current policy
   std::set<std::string, std::less<>> accepted_;   ///< … or by one of policy.previous
 };
@@ -116,12 +135,17 @@ class AuditSummary {
   std::uint64_t compliant() const { return compliant_; }
   const std::map<std::string, std::uint64_t>& storage() const { return storage_; }
   const std::map<FindingKind, std::uint64_t>& findings() const { return findings_; }
+  /// Values per "<provider> <key version>" they hold a share under, past
+  /// kMaxLabels counted under "(other key versions)": what an operator
+  /// reads before retiring a version in the KMS.
+  const std::map<std::string, std::uint64_t>& key_versions() const { return key_versions_; }
 
  private:
   std::uint64_t values_ = 0;
   std::uint64_t compliant_ = 0;
   std::map<std::string, std::uint64_t> storage_;
   std::map<FindingKind, std::uint64_t> findings_;
+  std::map<std::string, std::uint64_t> key_versions_;
 };
 
 /// What the report's head says.

@@ -32,6 +32,15 @@ struct ProviderSettings {
   virtual ~ProviderSettings() = default;
 };
 
+/// Where a share's key_version stands against a provider's settings alone,
+/// without its KMS, device or key file (`trousseau audit`).
+enum class KeyStanding {
+  unknown,   ///< the settings cannot tell: the key's identity is read at start-up
+  current,   ///< the configured key, or one of its versions
+  previous,  ///< kept only to unwrap (previous_key_ids and the like): retired
+  foreign,   ///< neither: unwrap refuses the share without calling the KMS
+};
+
 /// What a provider may use at run time.
 struct ProviderContext {
   asio::any_io_executor executor;  ///< the shared io_context's executor
@@ -55,6 +64,12 @@ class ProviderFactory {
   /// remote KMS key is shared by nature; local key material is not.
   /// Touches nothing.
   virtual std::vector<std::string> shared_key_warnings(const ProviderSettings&) const { return {}; }
+  /// Where a share wrapped under `key_version` stands against these
+  /// settings: the judgement the provider's owns_key_version() makes at
+  /// run time, where the settings alone decide it. Touches nothing.
+  virtual KeyStanding key_standing(const ProviderSettings&, std::string_view /*key_version*/) const {
+    return KeyStanding::unknown;
+  }
 };
 
 class Registry {

@@ -17,6 +17,7 @@ namespace {
 using testkit::stored_kms_v1;
 using testkit::stored_kms_v2;
 using testkit::test_envelope;
+using testkit::test_envelope_with_versions;
 
 config::Config policy_config() {
   config::Diagnostics diag;
@@ -153,6 +154,167 @@ TEST_F(AuditReport, JsonIsOneDocumentEvenWhenTheScanStops) {
   EXPECT_EQ(doc.at("policy").as_string(), "2 of 3 slots: [key-a], [key-b], [key-c]");
   // Bytes from etcd never reach the terminal raw.
   EXPECT_EQ(out.str().find('\x1b'), std::string::npos);
+}
+
+// Every remote kind, each with a key it holds and one it keeps only to
+// unwrap: what the audit can judge from the settings alone.
+constexpr const char* kRemotePolicy = R"(
+providers:
+  - name: aws
+    type: awskms
+    key_id: arn:aws:kms:eu-west-1:111122223333:key/1111aaaa-12ab-34cd-56ef-1234567890ab
+    previous_key_ids: [arn:aws:kms:eu-west-1:111122223333:key/2222bbbb-12ab-34cd-56ef-1234567890ab]
+    cluster_name: audit
+  - name: vault
+    type: vault
+    address: https://vault.example:8200
+    namespace: platform
+    key: kek
+    auth: {method: token, token_file: /nonexistent/token}
+  - name: azure
+    type: azurekv
+    vault_url: https://trousseau.vault.azure.net
+    key_name: kek
+    previous_key_names: [old-kek]
+    auth: {method: workload_identity}
+  - name: gcp
+    type: gcpkms
+    key_name: projects/p/locations/l/keyRings/r/cryptoKeys/kek
+    previous_keys: [projects/p/locations/l/keyRings/r/cryptoKeys/old]
+    auth: {method: metadata_server}
+  - name: kmip
+    type: kmip
+    endpoint: kmip.example:5696
+    client_certificate_file: /nonexistent/client.pem
+    client_key_file: /nonexistent/client.key
+    key_uid: uid-current
+    previous_key_uids: [uid-old]
+  - name: hsm
+    type: pkcs11
+    module: /usr/lib/softhsm/libsofthsm2.so
+    token_label: t
+    pin_file: /nonexistent/pin
+    key_id: "0a0b"
+policy:
+  threshold: 3
+  slots:
+    - providers: [aws]
+    - providers: [vault]
+    - providers: [azure]
+    - providers: [gcp]
+    - providers: [kmip]
+    - providers: [hsm]
+)";
+
+const std::string kAwsKey = "arn:aws:kms:eu-west-1:111122223333:key/1111aaaa-12ab-34cd-56ef-1234567890ab";
+const std::string kAwsOld = "arn:aws:kms:eu-west-1:111122223333:key/2222bbbb-12ab-34cd-56ef-1234567890ab";
+const std::string kKid = "https://trousseau.vault.azure.net/keys/";
+const std::string kVersion32 = "/0123456789abcdef0123456789abcdef";
+const std::string kGcp = "projects/p/locations/l/keyRings/r/cryptoKeys/";
+
+/// Key versions each provider holds as the current key.
+std::vector<std::vector<testkit::TestWrap>> current_wraps() {
+  return {{{"aws", kAwsKey + "#material:abc123"}},
+          {{"vault", "platform/transit/keys/kek@v3"}},
+          {{"azure", kKid + "kek" + kVersion32}},
+          {{"gcp", kGcp + "kek/cryptoKeyVersions/2"}},
+          {{"kmip", "uid-current"}},
+          {{"hsm", "pkcs11:serial-1:0a0b"}}};
+}
+
+class AuditKeyVersions : public ::testing::Test {
+ protected:
+  static config::Config remote_config() {
+    config::Diagnostics diag;
+    auto cfg = config::load_string(kRemotePolicy, diag);
+    std::string errors;
+    for (const std::string& e : diag.errors()) errors += e + "\n";
+    EXPECT_TRUE(cfg) << errors;
+    return cfg ? *cfg : config::Config{};
+  }
+  /// The current wraps, with slot `slot`'s key version replaced.
+  AuditedValue audit_with(std::size_t slot, const std::string& key_version) const {
+    auto wraps = current_wraps();
+    wraps[slot][0].key_version = key_version;
+    return policy_.audit("/registry/secrets/default/s",
+                         as_bytes(stored_kms_v2("trousseau", test_envelope_with_versions(3, wraps))));
+  }
+  const AuditPolicy policy_{remote_config(), {"platform/transit/keys/kek@v1"}};
+};
+
+TEST_F(AuditKeyVersions, KeysEveryProviderHoldsMeetThePolicy) {
+  const AuditedValue v = policy_.audit(
+      "k", as_bytes(stored_kms_v2("trousseau", test_envelope_with_versions(3, current_wraps()))));
+  EXPECT_TRUE(v.compliant()) << (v.findings.empty() ? "" : v.findings.front().message);
+}
+
+TEST_F(AuditKeyVersions, AKeyKeptOnlyToUnwrapIsRetired) {
+  for (const auto& [slot, version] :
+       {std::pair<std::size_t, std::string>{0, kAwsOld}, {0, kAwsOld + "#rotated:1700000000"},
+        {2, kKid + "old-kek" + kVersion32}, {3, kGcp + "old/cryptoKeyVersions/7"},
+        {4, "uid-old"}}) {
+    const AuditedValue v = audit_with(slot, version);
+    ASSERT_EQ(kinds(v), std::vector{FindingKind::key_version_retired}) << version;
+    EXPECT_NE(v.findings[0].message.find("'" + version + "'"), std::string::npos);
+    EXPECT_NE(v.findings[0].message.find("only to unwrap"), std::string::npos);
+  }
+}
+
+TEST_F(AuditKeyVersions, AVersionRetiredInTheKmsIsNamedByTheOperator) {
+  const AuditedValue v = audit_with(1, "platform/transit/keys/kek@v1");
+  ASSERT_EQ(kinds(v), std::vector{FindingKind::key_version_retired});
+  EXPECT_NE(v.findings[0].message.find("--retired-key-version"), std::string::npos);
+  // Another version of the same key is still held.
+  EXPECT_TRUE(audit_with(1, "platform/transit/keys/kek@v2").compliant());
+}
+
+TEST_F(AuditKeyVersions, AKeyTheSettingsNoLongerHoldIsNotConfigured) {
+  // Each of these is refused by the provider's owns_key_version() at run time.
+  for (const auto& [slot, version] : {
+           std::pair<std::size_t, std::string>{0, "arn:aws:kms:eu-west-1:111122223333:key/"
+                                                  "3333cccc-12ab-34cd-56ef-1234567890ab"},
+           {0, "not an arn"},
+           {1, "transit/keys/kek@v3"},           // no namespace
+           {1, "platform/transit/keys/other@v3"},
+           {1, "platform/transit/keys/kek@v03"},
+           {2, kKid + "someone-elses" + kVersion32},
+           {2, "https://evil.vault.azure.net/keys/kek" + kVersion32},
+           {3, kGcp + "other/cryptoKeyVersions/1"},
+           {3, kGcp + "kek"},                      // a key, not a version
+           {4, "uid-other"},
+           {5, "pkcs11:serial-1:0c0d"},
+           {5, "sha256:abc"},
+       }) {
+    const AuditedValue v = audit_with(slot, version);
+    ASSERT_EQ(kinds(v), std::vector{FindingKind::key_version_not_configured}) << version;
+    EXPECT_NE(v.findings[0].message.find("Decrypt refuses that share"), std::string::npos);
+  }
+}
+
+TEST_F(AuditKeyVersions, SharesUnderKeysNoLongerHeldDoNotCountTowardOpening) {
+  auto wraps = current_wraps();
+  wraps[0][0].key_version = "uid-stranger";
+  wraps[1][0].key_version = "uid-stranger";
+  wraps[2][0].key_version = "uid-stranger";
+  wraps[3][0].key_version = "uid-stranger";
+  const AuditedValue v = policy_.audit(
+      "k", as_bytes(stored_kms_v2("trousseau", test_envelope_with_versions(3, wraps))));
+  // kmip and hsm remain: two slots, and it needs three.
+  EXPECT_EQ(kinds(v), (std::vector{FindingKind::key_version_not_configured,
+                                   FindingKind::key_version_not_configured,
+                                   FindingKind::key_version_not_configured,
+                                   FindingKind::key_version_not_configured,
+                                   FindingKind::unopenable}));
+}
+
+TEST_F(AuditKeyVersions, TheSummaryCountsValuesPerKeyVersion) {
+  AuditSummary summary;
+  for (int i = 0; i < 3; ++i) summary.add(audit_with(1, "platform/transit/keys/kek@v1"));
+  summary.add(audit_with(1, "platform/transit/keys/kek@v3"));
+  EXPECT_EQ(summary.key_versions().at("vault platform/transit/keys/kek@v1"), 3u);
+  EXPECT_EQ(summary.key_versions().at("vault platform/transit/keys/kek@v3"), 1u);
+  EXPECT_EQ(summary.key_versions().at("kmip uid-current"), 4u);
+  EXPECT_EQ(summary.findings().at(FindingKind::key_version_retired), 3u);
 }
 
 }  // namespace

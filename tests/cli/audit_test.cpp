@@ -165,6 +165,17 @@ TEST_F(AuditCommand, ExitsZeroWhenEveryValueMeetsThePolicy) {
   EXPECT_NE(r.out.find("1 values at revision"), std::string::npos) << r.out;
 }
 
+TEST_F(AuditCommand, AKeyVersionRetiredInTheKmsTurnsItsValuesIntoFindings) {
+  // key-c's shares are all under "sha256:key-c" (support/stored_values.hpp).
+  const auto r = run_trousseau(args({"--prefix", "/registry/secrets/clean/", "--output", "json",
+                                     "--retired-key-version", "sha256:key-c"}));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  const auto doc = boost::json::parse(r.out).as_object();
+  EXPECT_EQ(kinds_of(value_of(doc, "/registry/secrets/clean/one")),
+            std::vector<std::string>{"key_version_retired"});
+  EXPECT_EQ(doc.at("summary").at("key_versions").at("key-c sha256:key-c").as_int64(), 1);
+}
+
 TEST_F(AuditCommand, AllResourcesReadsEveryResourceNotOnlySecrets) {
   const auto r = run_trousseau(args({"--all-resources", "--output", "json"}));
   EXPECT_EQ(r.exit_code, 1) << r.err;

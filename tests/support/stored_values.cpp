@@ -35,12 +35,22 @@ std::string stored_plaintext_secret() {
 }
 
 std::string test_envelope(unsigned k, const std::vector<std::vector<std::string>>& slots) {
+  std::vector<std::vector<TestWrap>> named;
+  for (const auto& slot : slots) {
+    named.emplace_back();
+    for (const std::string& p : slot) named.back().push_back({p, "sha256:" + p});
+  }
+  return test_envelope_with_versions(k, named);
+}
+
+std::string test_envelope_with_versions(unsigned k,
+                                       const std::vector<std::vector<TestWrap>>& slots) {
   envelope::Envelope env;
   env.threshold = static_cast<std::uint8_t>(k);
   env.nonce = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   for (std::size_t i = 0; i < slots.size(); ++i) {
     envelope::Slot slot{static_cast<std::uint8_t>(i + 1), {}};
-    for (const std::string& p : slots[i]) slot.wraps.push_back({p, "sha256:" + p, Bytes(60, 0xa1)});
+    for (const TestWrap& w : slots[i]) slot.wraps.push_back({w.provider, w.key_version, Bytes(60, 0xa1)});
     env.slots.push_back(std::move(slot));
   }
   env.header_bytes = envelope::encode_header(env);

@@ -28,4 +28,13 @@ std::string stored_plaintext_secret();
 /// each provider's key_version is "sha256:<name>".
 std::string test_envelope(unsigned k, const std::vector<std::vector<std::string>>& slots);
 
+/// A wrap of a test envelope: the provider, and the key version it names.
+struct TestWrap {
+  std::string provider;
+  std::string key_version;
+};
+/// The same, with the key versions given.
+std::string test_envelope_with_versions(unsigned k,
+                                       const std::vector<std::vector<TestWrap>>& slots);
+
 }  // namespace trousseau::testkit

@@ -1,5 +1,6 @@
 // Registers the "awskms" provider type: parse() reads the Settings of
 // settings.hpp, create() resolves the key and builds an AwsKmsProvider.
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <optional>
 
@@ -45,6 +46,22 @@ class AwsKmsFactory final : public ProviderFactory {
 
   std::unique_ptr<ProviderSettings> parse(settings::Node& node) const override {
     return parse_settings(node);
+  }
+
+  KeyStanding key_standing(const ProviderSettings& settings,
+                           std::string_view key_version) const override {
+    const auto& s = static_cast<const Settings&>(settings);
+    const std::string arn = arn_of_identity(key_version);
+    if (arn.empty()) return KeyStanding::foreign;
+    if (std::find(s.previous_key_ids.begin(), s.previous_key_ids.end(), arn) !=
+        s.previous_key_ids.end()) {
+      return KeyStanding::previous;
+    }
+    if (is_kms_arn(s.key_id, "key")) {
+      return arn == s.key_id ? KeyStanding::current : KeyStanding::foreign;
+    }
+    // A bare key id or an alias: only DescribeKey knows its ARN.
+    return KeyStanding::unknown;
   }
 
   Result<std::unique_ptr<Provider>> create(const std::string& name,

@@ -1,6 +1,7 @@
 // Registers the "azurekv" provider type: parse() reads the Settings of
 // settings.hpp, create() resolves the key's current version and builds an
 // AzureKvProvider.
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <cstdlib>
 #include <optional>
@@ -46,6 +47,20 @@ class AzureKvFactory final : public ProviderFactory {
 
   std::unique_ptr<ProviderSettings> parse(settings::Node& node) const override {
     return parse_settings(node);
+  }
+
+  KeyStanding key_standing(const ProviderSettings& settings,
+                           std::string_view key_version) const override {
+    const auto& s = static_cast<const Settings&>(settings);
+    Result<http::Url> vault = http::Url::parse(s.vault_url);
+    if (!vault.ok()) return KeyStanding::unknown;
+    const std::optional<Kid> kid = parse_kid(key_version, *vault);
+    if (!kid) return KeyStanding::foreign;
+    if (kid->name == s.key_name) return KeyStanding::current;
+    return std::find(s.previous_key_names.begin(), s.previous_key_names.end(), kid->name) !=
+                   s.previous_key_names.end()
+               ? KeyStanding::previous
+               : KeyStanding::foreign;
   }
 
   Result<std::unique_ptr<Provider>> create(const std::string& name,

@@ -1,6 +1,7 @@
 // Registers the "gcpkms" provider type: parse() reads the Settings of
 // settings.hpp, create() resolves the key's primary version and builds a
 // GcpKmsProvider.
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <cstdlib>
 
@@ -66,6 +67,17 @@ class GcpKmsFactory final : public ProviderFactory {
 
   std::unique_ptr<ProviderSettings> parse(settings::Node& node) const override {
     return parse_settings(node);
+  }
+
+  KeyStanding key_standing(const ProviderSettings& settings,
+                           std::string_view key_version) const override {
+    const auto& s = static_cast<const Settings&>(settings);
+    const std::optional<std::string> key = crypto_key_of_version(key_version);
+    if (!key) return KeyStanding::foreign;
+    if (*key == s.key_name) return KeyStanding::current;
+    return std::find(s.previous_keys.begin(), s.previous_keys.end(), *key) != s.previous_keys.end()
+               ? KeyStanding::previous
+               : KeyStanding::foreign;
   }
 
   Result<std::unique_ptr<Provider>> create(const std::string& name,

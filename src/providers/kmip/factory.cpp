@@ -1,6 +1,7 @@
 // Registers the "kmip" provider type: parse() reads the Settings of
 // settings.hpp, create() resolves the key (Locate, Get Attributes) and
 // builds a KmipProvider.
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 
 #include "common/log.hpp"
@@ -29,6 +30,18 @@ class KmipFactory final : public ProviderFactory {
 
   std::unique_ptr<ProviderSettings> parse(settings::Node& node) const override {
     return parse_settings(node);
+  }
+
+  KeyStanding key_standing(const ProviderSettings& settings,
+                           std::string_view key_version) const override {
+    const auto& s = static_cast<const Settings&>(settings);
+    if (std::find(s.previous_key_uids.begin(), s.previous_key_uids.end(), key_version) !=
+        s.previous_key_uids.end()) {
+      return KeyStanding::previous;
+    }
+    // A key_name is resolved to its Unique Identifier by Locate, at start-up.
+    if (s.key_uid.empty()) return KeyStanding::unknown;
+    return key_version == s.key_uid ? KeyStanding::current : KeyStanding::foreign;
   }
 
   Result<std::unique_ptr<Provider>> create(const std::string& name,

@@ -34,12 +34,25 @@ Result<std::shared_ptr<VaultClient>> make_client(const asio::any_io_executor& ex
   return std::make_shared<VaultClient>(std::move(client).value(), address, s.vault_namespace);
 }
 
+/// "<namespace/><mount>/keys/<key>": what a share's key_version names.
+std::string key_path(const Settings& s) {
+  return (s.vault_namespace.empty() ? "" : s.vault_namespace + "/") + s.mount + "/keys/" + s.key;
+}
+
 class VaultFactory final : public ProviderFactory {
  public:
   std::string_view type() const override { return "vault"; }
 
   std::unique_ptr<ProviderSettings> parse(settings::Node& node) const override {
     return parse_settings(node);
+  }
+
+  KeyStanding key_standing(const ProviderSettings& settings,
+                           std::string_view key_version) const override {
+    // Every version of the configured key is ours; Vault alone knows which
+    // it has retired (min_decryption_version): `audit --retired-key-version`.
+    const auto& s = static_cast<const Settings&>(settings);
+    return version_in(key_path(s), key_version) ? KeyStanding::current : KeyStanding::foreign;
   }
 
   Result<std::unique_ptr<Provider>> create(const std::string& name,
@@ -49,7 +62,6 @@ class VaultFactory final : public ProviderFactory {
     const auto& s = static_cast<const Settings&>(settings);
     Result<http::Url> address = http::Url::parse(s.address);
     if (!address.ok()) return address.error();
-    const std::string ns = s.vault_namespace.empty() ? "" : s.vault_namespace + "/";
 
     // The token file is watched from before its first read, so that no
     // change goes unseen (common/file_watch.hpp).
@@ -118,12 +130,12 @@ class VaultFactory final : public ProviderFactory {
     session->adopt(std::move(grant));
     if (key) {
       log::info("Vault transit key", {{"provider", name},
-                                      {"key", ns + s.mount + "/keys/" + s.key},
+                                      {"key", key_path(s)},
                                       {"type", key->type},
                                       {"latest_version", key->latest_version},
                                       {"binds_context_as", std::string(context_field(*key))}});
     }
-    VaultProvider::Config config{address->origin(), ns + s.mount + "/keys/" + s.key, s.mount,
+    VaultProvider::Config config{address->origin(), key_path(s), s.mount,
                                  s.key, key};
     return std::unique_ptr<Provider>(std::make_unique<VaultProvider>(
         name, context.executor, std::move(client).value(), std::move(session), std::move(config)));

@@ -25,6 +25,20 @@ Error unusable_key(const KeyInfo& k) {
 
 }  // namespace
 
+std::optional<unsigned> version_in(std::string_view key_path, std::string_view key_version) {
+  if (!key_version.starts_with(key_path)) return std::nullopt;
+  const std::string_view rest = key_version.substr(key_path.size());
+  if (!rest.starts_with("@v")) return std::nullopt;
+  const std::string_view digits = rest.substr(2);
+  if (digits.empty() || digits.size() > 9 || digits[0] == '0') return std::nullopt;
+  unsigned n = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<unsigned>(c - '0');
+  }
+  return n;
+}
+
 VaultProvider::VaultProvider(std::string name, asio::any_io_executor executor,
                              std::shared_ptr<VaultClient> client, std::shared_ptr<Session> session,
                              Config config)
@@ -64,16 +78,7 @@ std::string VaultProvider::version_string(unsigned version) const {
 }
 
 std::optional<unsigned> VaultProvider::version_of(std::string_view key_version) const {
-  const std::string prefix = config_.key_path + "@v";
-  if (key_version.substr(0, prefix.size()) != prefix) return std::nullopt;
-  std::string_view digits = key_version.substr(prefix.size());
-  if (digits.empty() || digits.size() > 9 || digits[0] == '0') return std::nullopt;
-  unsigned n = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + static_cast<unsigned>(c - '0');
-  }
-  return n;
+  return version_in(config_.key_path, key_version);
 }
 
 bool VaultProvider::owns_key_version(std::string_view key_version) const {

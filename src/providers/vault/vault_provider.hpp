@@ -17,6 +17,10 @@
 
 namespace trousseau::providers::vault {
 
+/// N of "<key_path>@v<N>" (N: decimal, no leading zero), or nullopt when
+/// `key_version` is not a version of the key at `key_path`.
+std::optional<unsigned> version_in(std::string_view key_path, std::string_view key_version);
+
 /// Every operation runs on its own strand over the shared executor and
 /// completes on the handler's associated executor, never inline. Every
 /// login, key read and transit call plans against `options.deadline`; the
