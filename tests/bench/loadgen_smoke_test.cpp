@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "support/json_fields.hpp"
 #include "support/temp_dir.hpp"
 
 extern char** environ;
@@ -29,6 +30,7 @@ extern char** environ;
 namespace trousseau::bench {
 namespace {
 
+using testkit::number;
 using testkit::TempDir;
 
 std::string binary(const char* variable) {
@@ -160,15 +162,6 @@ class LoadgenAgainstFloor : public ::testing::Test {
   std::unique_ptr<Child> floor_;
   int runs_ = 0;
 };
-
-double number(const boost::json::object& o, const char* key) {
-  const boost::json::value* v = o.if_contains(key);
-  if (v == nullptr) {
-    ADD_FAILURE() << "no " << key << " in " << boost::json::serialize(o);
-    return -1;
-  }
-  return v->to_number<double>();
-}
 
 void expect_complete_run(const LoadgenRun& run, double count) {
   ASSERT_EQ(run.exit_status, 0);

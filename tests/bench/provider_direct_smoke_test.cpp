@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/bytes.hpp"
+#include "support/json_fields.hpp"
 #include "support/temp_dir.hpp"
 
 extern char** environ;
@@ -25,6 +26,7 @@ extern char** environ;
 namespace trousseau::bench {
 namespace {
 
+using testkit::number;
 using testkit::TempDir;
 
 /// Runs argv[0] with `argv` and waits for it: its exit status, or -1 when
@@ -107,15 +109,6 @@ class ProviderBench : public ::testing::Test {
   }();
   int runs_ = 0;
 };
-
-double number(const boost::json::object& o, const char* key) {
-  const boost::json::value* v = o.if_contains(key);
-  if (v == nullptr) {
-    ADD_FAILURE() << "no " << key << " in " << boost::json::serialize(o);
-    return -1;
-  }
-  return v->to_number<double>();
-}
 
 std::string text(const boost::json::object& o, const char* key) {
   const boost::json::value* v = o.if_contains(key);

@@ -13,6 +13,7 @@
 #include "envelope/shamir.hpp"
 #include "support/call_options.hpp"
 #include "support/engine_harness.hpp"
+#include "support/text.hpp"
 #include "support/temp_dir.hpp"
 
 namespace trousseau::quorum {
@@ -21,14 +22,15 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using testkit::Behaviour;
+using testkit::contains;
 using testkit::EngineHarness;
+using testkit::kStepping;
 using testkit::PolicySpec;
 
 const Bytes kSeed = to_bytes("0123456789abcdef0123456789abcdef");
 
-/// Every test runs on manual time; `kStepping` harnesses run no threads, so
-/// the test decides what happens at each instant.
-constexpr unsigned kStepping = 0;
+// Every test runs on manual time; `kStepping` harnesses run no threads, so
+// the test decides what happens at each instant.
 
 PolicySpec three_slots(unsigned k, unsigned w = 0,
                        config::DecryptStrategy s = config::DecryptStrategy::hedged) {
@@ -38,10 +40,6 @@ PolicySpec three_slots(unsigned k, unsigned w = 0,
   spec.decrypt = s;
   spec.slots = {{"a"}, {"b"}, {"c"}};
   return spec;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 /// Teaches the engine each provider's latency through probes that take

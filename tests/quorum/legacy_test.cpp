@@ -5,15 +5,17 @@
 
 #include "envelope/legacy.hpp"
 #include "support/engine_harness.hpp"
+#include "support/text.hpp"
 
 namespace trousseau::quorum {
 namespace {
 
 using namespace std::chrono_literals;
+using testkit::contains;
 using testkit::EngineHarness;
+using testkit::kStepping;
 using testkit::PolicySpec;
 
-constexpr unsigned kStepping = 0;
 const Bytes kDek = to_bytes("a data key kube-apiserver sealed");
 
 /// Policy 2-of-3 over a, b, c; "old-vault" and "old-aws" are in slot c
@@ -28,10 +30,6 @@ PolicySpec with_legacy(config::LegacyConfig legacy) {
 
 std::string line(const std::string& origin, ByteView ciphertext) {
   return origin + ":-:" + base64_encode(ciphertext) + "\n";
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 TEST(EngineLegacy, OpensTrousseauV1VaultTextThroughTheMappedProvider) {

@@ -32,8 +32,12 @@ const ContractTarget* find_contract_target(const std::string& type);
 
 }  // namespace trousseau::testkit
 
-#define TROUSSEAU_CONTRACT_TARGET(type, entry)                              \
-  namespace {                                                               \
-  const bool trousseau_contract_target_registered =                         \
-      ::trousseau::testkit::register_contract_target({(type), (entry)});    \
+// A name of its own per use (__COUNTER__), so that two targets can share a
+// translation unit (a unity build).
+#define TROUSSEAU_CONTRACT_TARGET_NAME2(n) trousseau_contract_target_registered_##n
+#define TROUSSEAU_CONTRACT_TARGET_NAME(n) TROUSSEAU_CONTRACT_TARGET_NAME2(n)
+#define TROUSSEAU_CONTRACT_TARGET(type, entry)                                        \
+  namespace {                                                                         \
+  const bool TROUSSEAU_CONTRACT_TARGET_NAME(__COUNTER__) =                            \
+      ::trousseau::testkit::register_contract_target({(type), (entry)});              \
   }

@@ -65,6 +65,9 @@ struct Pending {
 /// threads == 0: deterministic stepping. Nothing runs until the test calls
 /// settle() or step(); settle() runs every ready handler until none is left,
 /// so "what happens at this instant" is complete before time moves on.
+/// The `threads` of a harness that runs no threads: the test steps it.
+inline constexpr unsigned kStepping = 0;
+
 class EngineHarness {
  public:
   explicit EngineHarness(const PolicySpec& spec, unsigned threads = 2);

@@ -17,7 +17,9 @@ namespace trousseau::testkit {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-namespace {
+// Named, not anonymous: TcpProxy::State, which has external linkage, holds
+// these (gcc's -Wsubobject-linkage when this file is part of a unity build).
+namespace tcp_proxy_detail {
 
 /// What every link consults before moving a chunk; on the io thread only.
 struct Faults {
@@ -125,7 +127,10 @@ struct Link : std::enable_shared_from_this<Link> {
   }
 };
 
-}  // namespace
+}  // namespace tcp_proxy_detail
+
+using tcp_proxy_detail::Faults;
+using tcp_proxy_detail::Link;
 
 struct TcpProxy::State : std::enable_shared_from_this<TcpProxy::State> {
   asio::io_context io;

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 
 namespace trousseau::testkit {
 
@@ -15,5 +16,11 @@ bool wait_until(const std::function<bool()>& done,
 
 /// Wakes every wait_until(): fakes call it whenever their state changes.
 void notify_waiters();
+
+/// Whether `f` holds its result now (never waits).
+template <typename T>
+bool ready(const std::future<T>& f) {
+  return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
 
 }  // namespace trousseau::testkit

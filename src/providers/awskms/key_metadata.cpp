@@ -5,14 +5,13 @@
 #include <cctype>
 #include <cmath>
 
+#include "http/json_fields.hpp"
+
 namespace trousseau::providers::awskms {
 
-namespace {
+using http::string_field;
 
-std::string string_field(const boost::json::object& o, std::string_view key) {
-  const boost::json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
+namespace {
 
 }  // namespace
 

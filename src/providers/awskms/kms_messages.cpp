@@ -5,9 +5,12 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/text.hpp"
+#include "http/json_fields.hpp"
 #include "providers/awskms/kms_api.hpp"
 
 namespace trousseau::providers::awskms {
+
+using http::string_field;
 
 namespace {
 
@@ -29,11 +32,6 @@ auto with_answer(std::string& body, F&& read) -> decltype(read(std::declval<cons
   secure_wipe(arena);
   secure_wipe(body);
   return result;
-}
-
-std::string field(const boost::json::object& o, std::string_view key) {
-  const boost::json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
 }  // namespace
@@ -84,7 +82,7 @@ namespace {
 /// answer is not the one we need, whatever it carries.
 Error check_key(std::string_view operation, const boost::json::object& o,
                 const std::string& key_arn) {
-  const std::string id = field(o, "KeyId");
+  const std::string id = string_field(o, "KeyId");
   if (id == key_arn) return {};
   return integrity_error(std::string(operation) + ": KeyId mismatch: KMS answered for key " +
                          (id.empty() ? std::string("(none)") : quote(id)) + ", we asked for " +
@@ -97,7 +95,7 @@ Result<Bytes> parse_encrypt_answer(std::string& body, const std::string& key_arn
   return with_answer(body, [&](const boost::json::object& o) -> Result<Bytes> {
     if (Error e = check_key("Encrypt", o, key_arn); !e.ok()) return e;
     Bytes blob;
-    if (!base64_decode(field(o, "CiphertextBlob"), blob) || blob.empty()) {
+    if (!base64_decode(string_field(o, "CiphertextBlob"), blob) || blob.empty()) {
       return unavailable("Encrypt: answer has no CiphertextBlob");
     }
     return blob;

@@ -5,17 +5,15 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/text.hpp"
+#include "http/json_fields.hpp"
 
 namespace trousseau::providers::azurekv {
+
+using http::string_field;
 
 namespace {
 
 std::string json_string(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
-
-std::string field(const boost::json::object& o, std::string_view key) {
-  const boost::json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 /// Parses `body` into a stack arena that is wiped afterwards, so that no
 /// copy of unwrapped material lingers on the heap.
@@ -50,8 +48,8 @@ Result<KeyBundle> parse_key_bundle(std::string_view body, std::string_view wrap_
     const boost::json::value* key = o.if_contains("key");
     if (key == nullptr || !key->is_object()) return unavailable("key bundle without a key");
     KeyBundle b;
-    b.kid = field(key->as_object(), "kid");
-    b.kty = field(key->as_object(), "kty");
+    b.kid = string_field(key->as_object(), "kid");
+    b.kty = string_field(key->as_object(), "kty");
     if (b.kid.empty() || b.kty.empty()) return unavailable("key bundle without kid or kty");
     b.can_wrap = lists(key->as_object(), wrap_op);
     b.can_unwrap = lists(key->as_object(), unwrap_op);
@@ -84,7 +82,7 @@ Result<OperationResult> parse_operation_result(std::string& body) {
   Result<OperationResult> r =
       read_object<OperationResult>(body, [](const boost::json::object& o) -> Result<OperationResult> {
         OperationResult out;
-        out.kid = field(o, "kid");
+        out.kid = string_field(o, "kid");
         const boost::json::value* v = o.if_contains("value");
         if (out.kid.empty() || v == nullptr || !v->is_string()) {
           return unavailable("key operation answer without kid or value");
@@ -96,7 +94,7 @@ Result<OperationResult> parse_operation_result(std::string& body) {
         out.value = SecretBytes(value);
         secure_wipe(value);
         for (auto [name, dest] : {std::pair{"iv", &out.iv}, std::pair{"tag", &out.tag}}) {
-          const std::string text = field(o, name);
+          const std::string text = string_field(o, name);
           if (!text.empty() && !base64url_decode(text, *dest)) {
             return unavailable(std::string("key operation answer: ") + name + " is not base64url");
           }
@@ -115,11 +113,11 @@ KvError parse_kv_error(std::string_view body) {
   const boost::json::value* err = v.as_object().if_contains("error");
   if (err == nullptr || !err->is_object()) return e;
   const auto& o = err->as_object();
-  e.code = field(o, "code");
-  e.message = field(o, "message").substr(0, 300);
+  e.code = string_field(o, "code");
+  e.message = string_field(o, "message").substr(0, 300);
   for (const char* name : {"innerError", "innererror"}) {
     if (const auto* in = o.if_contains(name); in != nullptr && in->is_object()) {
-      e.inner = field(in->as_object(), "code");
+      e.inner = string_field(in->as_object(), "code");
     }
   }
   return e;

@@ -6,9 +6,12 @@
 
 #include "common/file.hpp"
 #include "common/text.hpp"
+#include "http/json_fields.hpp"
 #include "providers/jwt.hpp"
 
 namespace trousseau::providers::gcpkms {
+
+using http::string_field;
 
 namespace {
 
@@ -19,11 +22,6 @@ constexpr std::string_view kDefaultTokenUri = "https://oauth2.googleapis.com/tok
 constexpr std::string_view kDefaultStsUrl = "https://sts.googleapis.com/v1/token";
 constexpr std::string_view kMetadataTokenPath =
     "/computeMetadata/v1/instance/service-accounts/default/token";
-
-std::string field(const boost::json::object& o, std::string_view key) {
-  const boost::json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 /// Parses a credentials file into a stack arena that is wiped afterwards
 /// (a key file holds a private key).
@@ -57,13 +55,13 @@ Error precondition(std::string message) { return Error(Code::failed_precondition
 Result<ServiceAccountKey> parse_service_account_key(ByteView json) {
   return read_json<ServiceAccountKey>(
       json, "the service-account key", [](const boost::json::object& o) -> Result<ServiceAccountKey> {
-        if (field(o, "type") != "service_account") {
+        if (string_field(o, "type") != "service_account") {
           return precondition("the key file's type is not \"service_account\"");
         }
         ServiceAccountKey k;
-        k.client_email = field(o, "client_email");
-        k.private_key_id = field(o, "private_key_id");
-        k.token_uri = field(o, "token_uri");
+        k.client_email = string_field(o, "client_email");
+        k.private_key_id = string_field(o, "private_key_id");
+        k.token_uri = string_field(o, "token_uri");
         if (k.token_uri.empty()) k.token_uri = kDefaultTokenUri;
         const boost::json::value* pem = o.if_contains("private_key");
         if (k.client_email.empty()) return precondition("the key file has no client_email");
@@ -91,18 +89,18 @@ Result<std::string> service_account_assertion(const ServiceAccountKey& key, std:
 Result<ExternalAccount> parse_external_account(ByteView json) {
   return read_json<ExternalAccount>(
       json, "the external-account file", [](const boost::json::object& o) -> Result<ExternalAccount> {
-        if (field(o, "type") != "external_account") {
+        if (string_field(o, "type") != "external_account") {
           return precondition("the credentials file's type is not \"external_account\"");
         }
         ExternalAccount a;
-        a.audience = field(o, "audience");
-        a.subject_token_type = field(o, "subject_token_type");
-        a.token_url = field(o, "token_url");
+        a.audience = string_field(o, "audience");
+        a.subject_token_type = string_field(o, "subject_token_type");
+        a.token_url = string_field(o, "token_url");
         if (a.token_url.empty()) a.token_url = kDefaultStsUrl;
         if (a.audience.empty() || a.subject_token_type.empty()) {
           return precondition("the external-account file lacks audience or subject_token_type");
         }
-        if (!field(o, "service_account_impersonation_url").empty()) {
+        if (!string_field(o, "service_account_impersonation_url").empty()) {
           return precondition(
               "service_account_impersonation_url is not supported: grant the federated principal "
               "roles/cloudkms.cryptoKeyEncrypterDecrypter on the key instead");
@@ -112,15 +110,15 @@ Result<ExternalAccount> parse_external_account(ByteView json) {
           return precondition("the external-account file has no credential_source");
         }
         const auto& s = source->as_object();
-        a.subject_token_file = field(s, "file");
+        a.subject_token_file = string_field(s, "file");
         if (a.subject_token_file.empty()) {
           return precondition("only a file credential_source is supported (not url, executable "
                               "or an AWS environment)");
         }
         if (const auto* f = s.if_contains("format"); f != nullptr && f->is_object()) {
-          const std::string type = field(f->as_object(), "type");
+          const std::string type = string_field(f->as_object(), "type");
           if (type == "json") {
-            a.subject_token_field = field(f->as_object(), "subject_token_field_name");
+            a.subject_token_field = string_field(f->as_object(), "subject_token_field_name");
             if (a.subject_token_field.empty()) {
               return precondition("credential_source.format json needs subject_token_field_name");
             }
@@ -221,7 +219,7 @@ Result<http::Request> TokenSource::token_request() const {
       Result<std::string> token = read_json<std::string>(
           as_bytes(*text), "subject token file " + path,
           [&](const boost::json::object& j) -> Result<std::string> {
-            std::string t = field(j, account->subject_token_field);
+            std::string t = string_field(j, account->subject_token_field);
             if (t.empty()) {
               return Error(Code::unavailable, "subject token file " + path + " has no field " +
                                                   quote(account->subject_token_field, 64));

@@ -7,16 +7,14 @@
 
 #include "common/base64url.hpp"
 #include "common/text.hpp"
+#include "http/json_fields.hpp"
 #include "providers/gcpkms/crc32c.hpp"
 
 namespace trousseau::providers::gcpkms {
 
-namespace {
+using http::string_field;
 
-std::string field(const boost::json::object& o, std::string_view key) {
-  const boost::json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
+namespace {
 
 /// An int64 field: a decimal string (proto3 JSON), or a number.
 std::optional<std::uint32_t> crc_field(const boost::json::object& o, std::string_view key) {
@@ -99,8 +97,8 @@ Result<EncryptAnswer> parse_encrypt_response(std::string_view body, bool& corrup
   corrupt = false;
   return read_object<EncryptAnswer>(body, [&](const boost::json::object& o) -> Result<EncryptAnswer> {
     EncryptAnswer a;
-    a.name = field(o, "name");
-    const std::string text = field(o, "ciphertext");
+    a.name = string_field(o, "name");
+    const std::string text = string_field(o, "ciphertext");
     if (a.name.empty() || text.empty()) return unavailable("encrypt answer without name or ciphertext");
     if (!decode_bytes(text, a.ciphertext)) return unavailable("encrypt answer: ciphertext is not base64");
     corrupt = true;
@@ -150,12 +148,12 @@ Result<SecretBytes> parse_decrypt_response(std::string& body, bool& corrupt) {
 Result<CryptoKeyInfo> parse_crypto_key(std::string_view body) {
   return read_object<CryptoKeyInfo>(body, [](const boost::json::object& o) -> Result<CryptoKeyInfo> {
     CryptoKeyInfo k;
-    k.name = field(o, "name");
-    k.purpose = field(o, "purpose");
+    k.name = string_field(o, "name");
+    k.purpose = string_field(o, "purpose");
     if (k.name.empty()) return unavailable("cryptoKey answer without a name");
     if (const auto* p = o.if_contains("primary"); p != nullptr && p->is_object()) {
-      k.primary = field(p->as_object(), "name");
-      k.primary_state = field(p->as_object(), "state");
+      k.primary = string_field(p->as_object(), "name");
+      k.primary_state = string_field(p->as_object(), "state");
     }
     return k;
   });
@@ -172,8 +170,8 @@ GoogleError parse_google_error(std::string_view body) {
   if (const auto* c = o.if_contains("code"); c != nullptr && c->is_int64()) {
     e.code = static_cast<int>(c->as_int64());
   }
-  e.status = field(o, "status");
-  e.message = field(o, "message").substr(0, 300);
+  e.status = string_field(o, "status");
+  e.message = string_field(o, "message").substr(0, 300);
   return e;
 }
 

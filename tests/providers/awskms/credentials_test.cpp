@@ -22,6 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using testkit::LocalHttpServer;
 using testkit::respond;
+using testkit::ready;
 using testkit::wait_until;
 
 constexpr const char* kFile = R"(# comment
@@ -185,11 +186,6 @@ class WebIdentityTest : public ChainTest {
   const WallClock::time_point wall_start = WallClock::now();
   LocalHttpServer sts;
 };
-
-template <typename T>
-bool ready(const std::future<T>& f) {
-  return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-}
 
 TEST_F(WebIdentityTest, SendsTheTokenAndCachesTheAnswer) {
   sts.script({respond(200, sts_answer("ASIAONE", wall_now() + 1h))});

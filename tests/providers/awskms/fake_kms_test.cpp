@@ -25,6 +25,7 @@ using namespace std::chrono_literals;
 using testkit::LocalHttpServer;
 using testkit::Reply;
 using testkit::respond;
+using testkit::ready;
 using testkit::wait_until;
 using trousseau::testkit::within;
 
@@ -106,11 +107,6 @@ class FakeKmsTest : public ProviderFixture {
   Bytes context = to_bytes("slot context");
   SecretBytes share = SecretBytes::random(32);
 };
-
-template <typename T>
-bool ready(const std::future<T>& f) {
-  return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-}
 
 // --- What goes on the wire ----------------------------------------------------
 

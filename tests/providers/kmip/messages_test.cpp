@@ -7,16 +7,15 @@
 
 #include <functional>
 
+#include "kmip_test_versions.hpp"
+
 namespace trousseau::providers::kmip {
 namespace {
 
-constexpr ProtocolVersion v1_2{1, 2};
-constexpr ProtocolVersion v1_3{1, 3};
-constexpr ProtocolVersion v1_4{1, 4};
-constexpr ProtocolVersion v2_0{2, 0};
+using namespace test;
+
 
 Bytes bytes_of(std::string_view s) { return to_bytes(s); }
-Bytes copy(ByteView v) { return {v.begin(), v.end()}; }
 
 // A built request, decoded, with its parts at hand.
 struct Decoded {

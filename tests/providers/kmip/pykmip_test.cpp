@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "kmip_test_paths.hpp"
+#include "kmip_test_versions.hpp"
 #include "providers/kmip/messages.hpp"
 #include "support/command.hpp"
 #include "support/temp_dir.hpp"
@@ -15,10 +16,8 @@
 namespace trousseau::providers::kmip {
 namespace {
 
-constexpr ProtocolVersion v1_2{1, 2};
-constexpr ProtocolVersion v1_3{1, 3};
-constexpr ProtocolVersion v1_4{1, 4};
-constexpr ProtocolVersion v2_0{2, 0};
+using namespace test;
+
 constexpr std::array<ProtocolVersion, 4> kVersions = {v1_2, v1_3, v1_4, v2_0};
 
 Bytes from_hex(std::string_view hex) {
@@ -29,7 +28,6 @@ Bytes from_hex(std::string_view hex) {
   return out;
 }
 
-Bytes copy(ByteView v) { return {v.begin(), v.end()}; }
 
 // One PyKMIP engine over the database in `dir`: each exchange() runs the
 // script once, and the key it made on the first run stays in the database.
