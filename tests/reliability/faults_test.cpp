@@ -57,41 +57,13 @@ struct Policy {
   bool survives_losing_remote;  ///< the quorum is reachable without the remote KMS
 };
 
-/// How a case makes its fault.
-enum class Way {
-  proxy,   ///< the proxy's `fault`
-  freeze,  ///< SIGSTOP the server for longer than the deadline, then SIGCONT
-  kill,    ///< SIGKILL the server, then start it again on its data
-  lie,     ///< Remote::lie(): well-formed, wrong unwrap answers
-  expire,  ///< Remote::expire_credential(), then renew_credential()
-};
-
-struct Case {
-  const char* fault_name;
-  Way way;
-  Fault fault;      ///< with Way::proxy
-  bool unhealthy;   ///< the fault must make the probe fail
-};
-
 const Policy kPolicies[] = {
     {"1-of-3", 1, 1, true},
     {"2-of-3", 2, 2, true},
     {"3-of-3", 3, 3, false},
 };
 
-const Case kCases[] = {
-    {"connections refused", Way::proxy, Fault::refuse, true},
-    {"blackhole (no answer past the deadline)", Way::proxy, Fault::blackhole, true},
-    {"reset mid-response", Way::proxy, Fault::reset_response, true},
-    {"garbage answers", Way::proxy, Fault::garbage, true},
-    {"latency 50 ms per chunk", Way::proxy, Fault::latency, false},
-    {"server frozen (SIGSTOP) and thawed", Way::freeze, Fault::none, true},
-    {"wrong plaintext from a well-formed answer", Way::lie, Fault::none, false},
-    {"server killed (SIGKILL) and restarted", Way::kill, Fault::none, true},
-    // Unhealthy only where the credential stays dead until renewed
-    // (Remote::expire_credential()).
-    {"credential expired", Way::expire, Fault::none, false},
-};
+using Way = testkit::FaultCase::Way;
 
 struct RemoteKind {
   Remote::Kind kind;
@@ -102,7 +74,7 @@ const RemoteKind kRemotes[] = {
     {Remote::Kind::gcp, "gcp"},     {Remote::Kind::kmip, "kmip"},
 };
 
-/// Indexes into kRemotes, kPolicies and kCases.
+/// Indexes into kRemotes, kPolicies and testkit::fault_cases().
 struct Scenario {
   std::size_t remote, policy, fault;
 };
@@ -115,13 +87,12 @@ std::vector<Scenario> scenarios(std::size_t remote) {
   std::vector<Scenario> out;
   const Remote::Kind kind = kRemotes[remote].kind;
   for (std::size_t p = 0; p < std::size(kPolicies); ++p) {
-    for (std::size_t f = 0; f < std::size(kCases); ++f) {
-      const Way way = kCases[f].way;
-      if (way == Way::lie && !Remote::can_lie(kind)) continue;
-      if (way == Way::kill && !Remote::can_restart(kind)) continue;
-      if (way == Way::expire && !Remote::can_expire(kind)) continue;
+    for (std::size_t f = 0; f < testkit::fault_cases().size(); ++f) {
+      const testkit::FaultCase& fault = testkit::fault_cases()[f];
+      const Way way = fault.way;
+      if (!testkit::can_suffer(kind, fault)) continue;
       const bool wanted = kind == Remote::Kind::aws || p == 1 ||
-                          (p == 2 && (kCases[f].fault == Fault::refuse || way == Way::lie ||
+                          (p == 2 && (fault.fault == Fault::refuse || way == Way::lie ||
                                       way == Way::kill || way == Way::expire));
       if (wanted) out.push_back({remote, p, f});
     }
@@ -132,7 +103,7 @@ std::vector<Scenario> scenarios(std::size_t remote) {
 /// For gtest's messages: "aws, 2-of-3, garbage answers".
 void PrintTo(const Scenario& s, std::ostream* os) {
   *os << kRemotes[s.remote].name << ", " << kPolicies[s.policy].name << ", "
-      << kCases[s.fault].fault_name;
+      << testkit::fault_cases()[s.fault].name;
 }
 
 std::string config(const std::string& remote_entry, const std::string& remote, const Policy& p,
@@ -147,13 +118,8 @@ std::string config(const std::string& remote_entry, const std::string& remote, c
          "  min_encrypt_slots: " + std::to_string(p.min_encrypt_slots) + "\n"
          "  slots: [{providers: [hsm]}, {providers: [" + remote + "]}, {providers: [local]}]\n"
          "request:\n"
-         "  encrypt_grace: 100ms\n"
-         "health:\n"
-         "  probe_interval: 300ms\n"
-         "  unhealthy_probe_interval: 200ms\n"
-         "  probe_timeout: 500ms\n"
-         "  failure_threshold: 2\n"
-         "  breaker_backoff: 200ms\n";
+         "  encrypt_grace: 100ms\n" +
+         testkit::fast_health("500ms");
 }
 
 void append_row(const std::string& row) {
@@ -181,7 +147,7 @@ std::map<Remote::Kind, std::unique_ptr<Remote>> Faults::remotes_;
 TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
   const RemoteKind& kind = kRemotes[GetParam().remote];
   const Policy& policy = kPolicies[GetParam().policy];
-  const Case& fault = kCases[GetParam().fault];
+  const testkit::FaultCase& fault = testkit::fault_cases()[GetParam().fault];
   const bool lie = fault.way == Way::lie;
   Remote& remote = Faults::remote(kind.kind);
   ASSERT_TRUE(remote.running());
@@ -208,17 +174,11 @@ TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
 
   // The fault.
   const int refusals_before = remote.credential_refusals();
-  bool must_notice = fault.unhealthy;  ///< the probe must fail, and Status follow
-  switch (fault.way) {
-    case Way::proxy: proxy.set_fault(fault.fault, 50ms); break;
-    case Way::freeze: remote.freeze(); break;
-    case Way::kill: remote.kill(); break;
-    case Way::lie: remote.lie(proxy); break;
-    case Way::expire: must_notice = remote.expire_credential(); break;
-  }
+  // The probe must fail, and Status follow.
+  const bool must_notice = testkit::begin_fault(fault, remote, proxy);
   if (must_notice) {
     EXPECT_TRUE(testkit::wait_until([&] { return !provider->healthy(); }))
-        << "a probe must notice: " << fault.fault_name;
+        << "a probe must notice: " << fault.name;
   }
   // Status follows the quorum: healthy throughout where it is reachable
   // without the remote; unhealthy (once the probe has noticed) where it is
@@ -241,13 +201,7 @@ TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
 
   // The end of the fault, and recovery.
   const auto fault_end = std::chrono::steady_clock::now();
-  switch (fault.way) {
-    case Way::proxy: proxy.restore(); break;
-    case Way::freeze: remote.thaw(); break;
-    case Way::kill: ASSERT_TRUE(remote.restart()); break;
-    case Way::lie: remote.tell_the_truth(proxy); break;
-    case Way::expire: remote.renew_credential(); break;
-  }
+  ASSERT_TRUE(testkit::end_fault(fault, remote, proxy)) << "the server did not start again";
   if (fault.way == Way::expire && !must_notice) {
     // The provider got a new token by itself; the old one was refused.
     EXPECT_GT(remote.credential_refusals(), refusals_before) << "the credential never expired";
@@ -292,7 +246,7 @@ TEST_P(Faults, NoWrongPlaintextNoCrashAndRecoveryUnderLoad) {
   const auto ms = [](auto d) {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
   };
-  append_row("| " + std::string(kind.name) + " | " + fault.fault_name + " | " + policy.name + " | " +
+  append_row("| " + std::string(kind.name) + " | " + fault.name + " | " + policy.name + " | " +
              std::to_string(load.answered()) + " | " + std::to_string(load.ok()) + " | " +
              describe(load.codes()) + " | " + std::to_string(load.wrong()) + " | " +
              ms(recovered) + " ms | " +

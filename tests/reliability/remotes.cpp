@@ -179,4 +179,65 @@ std::unique_ptr<Remote> Remote::start(Kind kind) {
   return nullptr;
 }
 
+const std::vector<FaultCase>& fault_cases() {
+  using Way = FaultCase::Way;
+  using Fault = TcpProxy::Fault;
+  static const std::vector<FaultCase> cases = {
+      {"connections refused", Way::proxy, Fault::refuse, true},
+      {"blackhole (no answer past the deadline)", Way::proxy, Fault::blackhole, true},
+      {"reset mid-response", Way::proxy, Fault::reset_response, true},
+      {"garbage answers", Way::proxy, Fault::garbage, true},
+      {"latency 50 ms per chunk", Way::proxy, Fault::latency, false},
+      {"server frozen (SIGSTOP) and thawed", Way::freeze, Fault::none, true},
+      {"wrong plaintext from a well-formed answer", Way::lie, Fault::none, false},
+      {"server killed (SIGKILL) and restarted", Way::kill, Fault::none, true},
+      // Unhealthy only where the credential stays dead until renewed
+      // (Remote::expire_credential()).
+      {"credential expired", Way::expire, Fault::none, false},
+  };
+  return cases;
+}
+
+bool can_suffer(Remote::Kind kind, const FaultCase& fault) {
+  switch (fault.way) {
+    case FaultCase::Way::lie: return Remote::can_lie(kind);
+    case FaultCase::Way::kill: return Remote::can_restart(kind);
+    case FaultCase::Way::expire: return Remote::can_expire(kind);
+    case FaultCase::Way::proxy:
+    case FaultCase::Way::freeze: return true;
+  }
+  return false;
+}
+
+bool begin_fault(const FaultCase& fault, Remote& remote, TcpProxy& proxy) {
+  switch (fault.way) {
+    case FaultCase::Way::proxy: proxy.set_fault(fault.fault, std::chrono::milliseconds(50)); break;
+    case FaultCase::Way::freeze: remote.freeze(); break;
+    case FaultCase::Way::kill: remote.kill(); break;
+    case FaultCase::Way::lie: remote.lie(proxy); break;
+    case FaultCase::Way::expire: return remote.expire_credential();
+  }
+  return fault.unhealthy;
+}
+
+bool end_fault(const FaultCase& fault, Remote& remote, TcpProxy& proxy) {
+  switch (fault.way) {
+    case FaultCase::Way::proxy: proxy.restore(); break;
+    case FaultCase::Way::freeze: remote.thaw(); break;
+    case FaultCase::Way::kill: return remote.restart();
+    case FaultCase::Way::lie: remote.tell_the_truth(proxy); break;
+    case FaultCase::Way::expire: remote.renew_credential(); break;
+  }
+  return true;
+}
+
+std::string fast_health(const std::string& probe_timeout) {
+  return "health:\n"
+         "  probe_interval: 300ms\n"
+         "  unhealthy_probe_interval: 200ms\n"
+         "  probe_timeout: " + probe_timeout + "\n"
+         "  failure_threshold: 2\n"
+         "  breaker_backoff: 200ms\n";
+}
+
 }  // namespace trousseau::testkit

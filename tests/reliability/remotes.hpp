@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "support/tcp_proxy.hpp"
 
@@ -69,5 +70,35 @@ class Remote {
   /// shows that an expiry the provider recovered from by itself happened.
   virtual int credential_refusals() { return 0; }
 };
+
+/// One fault both reliability suites make (faults_test.cpp, soak_test.cpp).
+struct FaultCase {
+  enum class Way {
+    proxy,   ///< the proxy's `fault`
+    freeze,  ///< SIGSTOP the server for longer than the deadline, then SIGCONT
+    kill,    ///< SIGKILL the server, then start it again on its data
+    lie,     ///< Remote::lie(): well-formed, wrong unwrap answers
+    expire,  ///< Remote::expire_credential(), then renew_credential()
+  };
+  const char* name;
+  Way way;
+  TcpProxy::Fault fault;  ///< with Way::proxy
+  bool unhealthy;         ///< the fault must make the probe fail
+};
+
+/// Every fault, in the order of docs/reliability.md's table.
+const std::vector<FaultCase>& fault_cases();
+/// Whether a server of `kind` can be made to suffer `fault`
+/// (Remote::can_lie(), can_restart(), can_expire()).
+bool can_suffer(Remote::Kind kind, const FaultCase& fault);
+/// Makes `fault` on `remote` behind `proxy`. Returns whether a probe must
+/// notice it (the provider turns unhealthy until end_fault()).
+bool begin_fault(const FaultCase& fault, Remote& remote, TcpProxy& proxy);
+/// Ends it; false when a killed server did not start again.
+bool end_fault(const FaultCase& fault, Remote& remote, TcpProxy& proxy);
+/// The `health:` section of both suites: probes every few hundred
+/// milliseconds, so that a fault is noticed and its end seen quickly,
+/// each probe given `probe_timeout`.
+std::string fast_health(const std::string& probe_timeout);
 
 }  // namespace trousseau::testkit
