@@ -4,7 +4,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
+#include <algorithm>
 #include <charconv>
+#include <limits>
 #include <optional>
 
 #include "common/text.hpp"
@@ -24,7 +26,10 @@ Result<AccessToken> parse_token_response(std::string& body, Clock::time_point as
       const boost::json::value* life = o.if_contains("expires_in");
       std::optional<std::int64_t> seconds;
       if (life != nullptr && life->is_int64()) seconds = life->as_int64();
-      if (life != nullptr && life->is_uint64()) seconds = static_cast<std::int64_t>(life->as_uint64());
+      if (life != nullptr && life->is_uint64()) {  // past int64: held for kMaxTokenLifetime
+        seconds = static_cast<std::int64_t>(
+            std::min<std::uint64_t>(life->as_uint64(), std::numeric_limits<std::int64_t>::max()));
+      }
       if (life != nullptr && life->is_string()) {  // Azure's IMDS sends strings
         std::int64_t n = 0;
         const auto& s = life->as_string();
@@ -38,7 +43,11 @@ Result<AccessToken> parse_token_response(std::string& body, Clock::time_point as
       } else {
         AccessToken t;
         t.value = SecretBytes(as_bytes(std::string_view(token->as_string())));
-        t.expires = asked + std::chrono::seconds(*seconds);
+        // Held no longer than a day whatever the answer says: a lifetime
+        // past that is an error of the issuer's (found by fuzzing: 10^18 s
+        // overflowed the clock), and asking again early costs one request.
+        t.expires = asked + std::min<std::chrono::seconds>(std::chrono::seconds(*seconds),
+                                                           kMaxTokenLifetime);
         result = std::move(t);
       }
     }

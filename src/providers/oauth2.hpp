@@ -28,9 +28,13 @@ struct AccessToken {
 using TokenPtr = std::shared_ptr<const AccessToken>;
 using TokenSignature = void(Error, TokenPtr);
 
+/// The longest a token is held, whatever lifetime its answer claims.
+inline constexpr std::chrono::seconds kMaxTokenLifetime{24 * 3600};
+
 /// Parses a token answer (`access_token`, and `expires_in` as a number or,
 /// from Azure's IMDS, a string). `asked` is when the request started; the
-/// token expires `expires_in` after it. Wipes `body`.
+/// token expires `expires_in` after it, or kMaxTokenLifetime after it if
+/// that is sooner. Wipes `body`.
 Result<AccessToken> parse_token_response(std::string& body, Clock::time_point asked);
 
 /// Maps a non-200 answer of a token endpoint: `error` and the start of

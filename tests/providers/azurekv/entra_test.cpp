@@ -185,6 +185,16 @@ TEST(EntraAnswers, ATokenAnswerNeedsATokenAndAPositiveLifetime) {
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->expires, asked + 60s);
   EXPECT_TRUE(ok.empty());  // wiped
+  // A lifetime past a day is held for a day: however large, as a number
+  // or as Azure's string, it never overflows the clock.
+  for (std::string huge : {token_answer("x", "9223372036854775807"),
+                           token_answer("x", "18446744073709551615"),
+                           token_answer("x", "\"0000000000000000000000000004307442843600586350\""),
+                           token_answer("x", "\"9223372036854775807\""), token_answer("x", "86401")}) {
+    Result<AccessToken> h = parse_token_response(huge, asked);
+    ASSERT_TRUE(h.ok()) << huge;
+    EXPECT_EQ(h->expires, asked + kMaxTokenLifetime);
+  }
   for (std::string bad : {token_answer("", "60"), token_answer("x", "0"), token_answer("x", "\"soon\""),
                           std::string(R"({"expires_in":60})"), std::string("not json")}) {
     EXPECT_FALSE(parse_token_response(bad, asked).ok()) << bad;
