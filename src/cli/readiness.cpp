@@ -10,17 +10,14 @@
 #include "cli/table.hpp"
 #include "common/clock.hpp"
 #include "http/client.hpp"
+#include "http/json_fields.hpp"
 
 namespace trousseau::cli {
 
 namespace json = boost::json;
+using http::string_field;
 
 namespace {
-
-std::string text(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 std::optional<std::int64_t> integer(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
@@ -48,11 +45,11 @@ std::optional<double> number(const json::object* o, std::string_view key) {
 
 ProviderReadiness provider(const json::object& o) {
   ProviderReadiness p;
-  p.name = text(o, "name");
-  p.type = text(o, "type");
-  p.breaker = text(o, "breaker");
-  p.last_error = text(o, "last_error");
-  p.key_identity = text(o, "key_identity");
+  p.name = string_field(o, "name");
+  p.type = string_field(o, "type");
+  p.breaker = string_field(o, "breaker");
+  p.last_error = string_field(o, "last_error");
+  p.key_identity = string_field(o, "key_identity");
   p.slot = integer(o, "slot");
   p.consecutive_failures = integer(o, "consecutive_failures");
   p.inflight = integer(o, "inflight");
@@ -117,8 +114,8 @@ Result<Readiness> parse_readiness(unsigned http_status, std::string_view body) {
   Readiness r;
   r.http_status = http_status;
   r.ready = *ready && http_status == 200;
-  r.reason = text(o, "reason");
-  r.key_id = text(o, "key_id");
+  r.reason = string_field(o, "reason");
+  r.key_id = string_field(o, "key_id");
   r.healthy_slots = integer(o, "healthy_slots");
   if (const json::value* policy = o.if_contains("policy");
       policy != nullptr && policy->is_object()) {

@@ -11,10 +11,6 @@ namespace trousseau::providers::awskms {
 
 using http::string_field;
 
-namespace {
-
-}  // namespace
-
 Result<KeyMetadata> parse_describe_key(std::string_view body) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(body, ec);
