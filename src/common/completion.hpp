@@ -5,12 +5,16 @@
 // (quorum/operation.hpp, Operation::end).
 #pragma once
 
+#include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <type_traits>
 #include <utility>
+
+#include "common/caller_executor.hpp"
 
 namespace trousseau {
 
@@ -38,9 +42,30 @@ void complete_on_executor(Handler&& handler, const Executor& fallback, Args&&...
 ///
 /// Boost 1.81's type-erased any_completion_executor cannot be required to
 /// be non-blocking, so a direct post() on the handler does not compile: we
-/// post to the component's own executor first, then dispatch to the handler's.
+/// post to the component's own executor first, then dispatch to the
+/// handler's. The exception is a request's strand (CallerStrand), found
+/// behind the type erasure and posted to directly: that keeps a request that
+/// its gRPC thread runs (common/caller_executor.hpp) on that thread, and
+/// saves a trip through the io_context for every other.
 template <typename Executor, typename Handler, typename... Args>
 void post_completion(const Executor& io, Handler&& handler, Args&&... args) {
+  const auto target = boost::asio::get_associated_executor(handler, io);
+  const CallerStrand* strand = nullptr;
+  if constexpr (std::is_same_v<std::decay_t<decltype(target)>, CallerStrand>) {
+    strand = &target;
+  } else if constexpr (std::is_same_v<std::decay_t<decltype(target)>,
+                                      boost::asio::any_completion_executor>) {
+    strand = target.template target<CallerStrand>();
+  }
+  if (strand != nullptr) {
+    boost::asio::cancellation_slot slot = boost::asio::get_associated_cancellation_slot(handler);
+    boost::asio::post(*strand, [slot, h = std::forward<Handler>(handler),
+                                ... a = std::forward<Args>(args)]() mutable {
+      if (slot.is_connected()) slot.clear();
+      std::move(h)(std::move(a)...);
+    });
+    return;
+  }
   boost::asio::post(io, [io, h = std::forward<Handler>(handler),
                          ... a = std::forward<Args>(args)]() mutable {
     complete_on_executor(std::move(h), io, std::move(a)...);

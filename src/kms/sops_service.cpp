@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "common/bytes.hpp"
+#include "common/caller_executor.hpp"
 #include "common/text.hpp"
 #include "envelope/format.hpp"
 
@@ -64,6 +65,9 @@ grpc::ServerUnaryReactor* SopsKeyService::Encrypt(grpc::CallbackServerContext* c
   auto plain = std::make_shared<SecretBytes>(kSopsLabel.size() + size);
   std::copy(kSopsLabel.begin(), kSopsLabel.end(), plain->data());
   std::copy(req->plaintext().begin(), req->plaintext().end(), plain->data() + kSopsLabel.size());
+  // This thread runs the request until it waits on a KMS: a key file's
+  // answer leaves from here, without a trip through the io_context.
+  CallerQueue here;
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;
   EngineReactor* reactor = admitted.reactor;
@@ -89,6 +93,9 @@ grpc::ServerUnaryReactor* SopsKeyService::Decrypt(grpc::CallbackServerContext* c
                       {grpc::StatusCode::INVALID_ARGUMENT,
                        "the ciphertext is not the standard base64 of a Trousseau envelope"});
   }
+  // This thread runs the request until it waits on a KMS: a key file's
+  // answer leaves from here, without a trip through the io_context.
+  CallerQueue here;
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;
   EngineReactor* reactor = admitted.reactor;

@@ -2,6 +2,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 
+#include "common/caller_executor.hpp"
 #include "common/text.hpp"
 #include "envelope/legacy.hpp"
 #include "kms/request.hpp"
@@ -37,6 +38,9 @@ grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* c
                                  "plaintext must be 1 byte to 64 KiB, got " +
                                      std::to_string(req->plain().size())});
   }
+  // This thread runs the request until it waits on a KMS: a key file's
+  // answer leaves from here, without a trip through the io_context.
+  CallerQueue here;
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;
   EngineReactor* reactor = admitted.reactor;
@@ -64,6 +68,9 @@ grpc::ServerUnaryReactor* V1beta1Service::Decrypt(grpc::CallbackServerContext* c
   if (req->cipher().empty()) {
     return finish_now(context_.inflight, log, {grpc::StatusCode::INVALID_ARGUMENT, "ciphertext is empty"});
   }
+  // This thread runs the request until it waits on a KMS: a key file's
+  // answer leaves from here, without a trip through the io_context.
+  CallerQueue here;
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;
   EngineReactor* reactor = admitted.reactor;

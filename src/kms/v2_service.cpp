@@ -2,6 +2,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 
+#include "common/caller_executor.hpp"
 #include "envelope/legacy.hpp"
 #include "kms/kubernetes_limits.hpp"
 #include "kms/request.hpp"
@@ -31,6 +32,9 @@ grpc::ServerUnaryReactor* V2Service::Encrypt(grpc::CallbackServerContext* ctx,
                        "plaintext of " + std::to_string(req->plaintext().size()) +
                            " bytes exceeds the 64 KiB limit"});
   }
+  // This thread runs the request until it waits on a KMS: a key file's
+  // answer leaves from here, without a trip through the io_context.
+  CallerQueue here;
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;
   EngineReactor* reactor = admitted.reactor;
@@ -76,6 +80,9 @@ grpc::ServerUnaryReactor* V2Service::Decrypt(grpc::CallbackServerContext* ctx,
 
   envelope::Annotations annotations;
   for (const auto& [k, v] : req->annotations()) annotations.emplace(k, to_bytes(v));
+  // This thread runs the request until it waits on a KMS: a key file's
+  // answer leaves from here, without a trip through the io_context.
+  CallerQueue here;
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;
   EngineReactor* reactor = admitted.reactor;

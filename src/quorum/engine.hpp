@@ -51,6 +51,7 @@
 #include <string>
 #include <vector>
 
+#include "common/caller_executor.hpp"
 #include "config/config.hpp"
 #include "envelope/format.hpp"
 #include "quorum/managed_provider.hpp"
@@ -59,7 +60,10 @@
 
 namespace trousseau::quorum {
 
-using Strand = asio::strand<asio::io_context::executor_type>;
+/// A request's strand. Its executor is the io_context's, except on a thread
+/// that holds a CallerQueue (common/caller_executor.hpp): kms's services
+/// run each request on the gRPC thread that received it until it waits.
+using Strand = CallerStrand;
 
 struct EncryptOutcome {
   envelope::Encoded encoded;
@@ -122,7 +126,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
                std::move(state_writer)) {}
   ~Engine();
 
-  Strand make_strand() { return asio::make_strand(io_); }
+  Strand make_strand() { return make_caller_strand(io_); }
 
   template <typename Token>
   auto async_encrypt(Strand strand, ByteView plaintext, envelope::Limits limits,

@@ -11,7 +11,7 @@ namespace trousseau::quorum {
 
 struct HealthMonitor::Loop : std::enable_shared_from_this<Loop> {
   Loop(Engine& e, ManagedProvider* p, asio::io_context& io)
-      : keep(e.weak_from_this().lock()), engine(e), provider(p), strand(asio::make_strand(io)),
+      : keep(e.weak_from_this().lock()), engine(e), provider(p), strand(make_caller_strand(io)),
         timer(strand), deadline(strand) {}
 
   /// A shared-owned engine (and so this provider) outlives the loop's last
