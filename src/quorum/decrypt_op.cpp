@@ -158,7 +158,7 @@ class DecryptOp final : public detail::Operation {
   void arm_hedge(detail::Call& call) {
     call.hedge.emplace(strand_,
                        call.provider->hedge_delay(engine_.config().request.min_hedge_delay));
-    call.hedge->async_wait([self = shared_from_this(), this, &call](boost::system::error_code ec) {
+    wait_soon(*call.hedge, &call, [this, &call](boost::system::error_code ec) {
       if (ec || finished_ || !call.active() || call.hedged) return;
       call.hedged = true;
       detail::Call* extra = pick(Want::new_slot);
@@ -399,7 +399,7 @@ void Engine::decrypt_impl(Strand strand, ByteView ciphertext,
   auto op = std::make_shared<DecryptOp>(*this, strand, std::move(env.value()),
                                         std::move(admission.value()), std::move(request),
                                         std::move(handler));
-  asio::post(strand, [op] { op->guarded([&] { op->start(); }); });
+  asio::post(strand, [op] { op->first_turn([&] { op->start(); }); });
 }
 
 }  // namespace trousseau::quorum

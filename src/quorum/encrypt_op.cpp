@@ -95,7 +95,7 @@ class EncryptOp final : public detail::Operation {
       // hung provider cannot hold the write until the deadline.
       grace_armed_ = true;
       grace_timer_.expires_after(engine_.config().request.encrypt_grace);
-      grace_timer_.async_wait([self = shared_from_this(), this](boost::system::error_code ec) {
+      wait_soon(grace_timer_, nullptr, [this](boost::system::error_code ec) {
         if (!ec && !finished_) succeed();
       });
     }
@@ -214,7 +214,7 @@ void Engine::encrypt_impl(Strand strand, ByteView plaintext, envelope::Limits li
   }
   auto op = std::make_shared<EncryptOp>(*this, strand, std::move(copy), limits, std::move(request),
                                         std::move(handler));
-  asio::post(strand, [op] { op->guarded([&] { op->start(); }); });
+  asio::post(strand, [op] { op->first_turn([&] { op->start(); }); });
 }
 
 }  // namespace trousseau::quorum

@@ -130,7 +130,7 @@ void Engine::legacy_decrypt_impl(Strand strand, ByteView ciphertext, RequestInfo
   }
   auto op = std::make_shared<LegacyDecryptOp>(*this, strand, std::move(legacy.value()),
                                               std::move(request), std::move(handler));
-  asio::post(strand, [op] { op->guarded([&] { op->start(); }); });
+  asio::post(strand, [op] { op->first_turn([&] { op->start(); }); });
 }
 
 }  // namespace trousseau::quorum

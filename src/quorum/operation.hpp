@@ -7,7 +7,9 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +69,15 @@ class Operation : public std::enable_shared_from_this<Operation> {
     }
   }
 
+  /// Runs the operation's first step (guarded): the timers it asks for wait
+  /// until the answers that come at once (a key file's) have been handled.
+  template <typename F>
+  void first_turn(F&& start) {
+    ++holding_waits_;
+    guarded(std::forward<F>(start));
+    if (--holding_waits_ == 0) schedule_waits();
+  }
+
  protected:
   /// Waits for a permit from the call's provider, then runs
   /// `launch(options, handler)`, which must start one provider operation
@@ -91,15 +102,34 @@ class Operation : public std::enable_shared_from_this<Operation> {
       });
     }
     deadline_timer_.expires_at(deadline_);
-    deadline_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec && !self->finished_) self->on_deadline();
+    wait_soon(deadline_timer_, nullptr, [this](boost::system::error_code ec) {
+      if (!ec && !finished_) on_deadline();
     });
+  }
+
+  /// Waits on `timer` with `handler` from the strand's next turn, unless by
+  /// then the request has finished or `call` (when given) has ended. Within
+  /// first_turn(), from the turn after it.
+  ///
+  /// A request answered in the turn that started it (a key file answers at
+  /// once) then never touches the io_context's timer queue: a timer armed
+  /// and cancelled costs a wake-up of an io thread, which is more than the
+  /// rest of such a request costs. The timers' expiry times are absolute,
+  /// so waiting a turn later changes none of them.
+  ///
+  /// `handler` may capture `this` and the call: the operation is kept alive
+  /// while the timer waits.
+  void wait_soon(Timer& timer, const Call* call,
+                 std::function<void(boost::system::error_code)> handler) {
+    pending_waits_.push_back({&timer, call, std::move(handler)});
+    if (holding_waits_ == 0) schedule_waits();
   }
 
   /// Marks the request finished and cancels every outstanding call.
   template <typename Handler>
   void end(Handler& handler) {
     finished_ = true;
+    pending_waits_.clear();
     deadline_timer_.cancel();
     for (Call& c : calls_) {
       if (c.active()) c.signal.emit(asio::cancellation_type::terminal);
@@ -173,6 +203,35 @@ class Operation : public std::enable_shared_from_this<Operation> {
   std::deque<Call> calls_;  // deque: stable addresses
   bool finished_ = false;
   std::vector<std::pair<std::string, Error>> failures_;
+
+ private:
+  struct PendingWait {
+    Timer* timer;
+    const Call* call;
+    std::function<void(boost::system::error_code)> handler;
+  };
+
+  void schedule_waits() {
+    if (waits_scheduled_ || pending_waits_.empty()) return;
+    waits_scheduled_ = true;
+    asio::post(strand_, [self = shared_from_this()] { self->guarded([&] { self->arm_waits(); }); });
+  }
+
+  void arm_waits() {
+    waits_scheduled_ = false;
+    std::vector<PendingWait> waits = std::move(pending_waits_);
+    pending_waits_.clear();
+    if (finished_) return;
+    for (PendingWait& w : waits) {
+      if (w.call != nullptr && !w.call->active()) continue;
+      w.timer->async_wait([self = shared_from_this(), h = std::move(w.handler)](
+                              boost::system::error_code ec) { h(ec); });
+    }
+  }
+
+  std::vector<PendingWait> pending_waits_;
+  int holding_waits_ = 0;
+  bool waits_scheduled_ = false;
 };
 
 template <typename T, typename Launch, typename Done>
@@ -182,17 +241,6 @@ void Operation::start_call(Call& call, Launch launch, Done done) {
   call.expires = std::min(deadline_, call.queued + call.provider->timeout());
   auto self = shared_from_this();
   call.timeout.emplace(strand_, call.expires);
-  call.timeout->async_wait([self, &call](boost::system::error_code ec) {
-    if (ec || !call.active() || self->finished_) return;
-    if (call.expires >= self->deadline_) {
-      // The request's own deadline: one answer for the whole request,
-      // whichever of the two timers fired first.
-      self->on_deadline();
-      return;
-    }
-    call.timed_out = true;
-    call.signal.emit(asio::cancellation_type::terminal);
-  });
   auto granted = [self, &call, launch = std::move(launch),
                   done = std::move(done)](Error err, Permit permit) mutable {
        self->guarded([&] {
@@ -258,10 +306,23 @@ void Operation::start_call(Call& call, Launch launch, Done done) {
   // io_context; a full limiter queues the call.
   if (std::optional<Permit> permit = call.provider->limiter().try_acquire()) {
     granted(Error(), std::move(*permit));
-    return;
+  } else {
+    call.provider->limiter().async_acquire(asio::bind_cancellation_slot(
+        call.signal.slot(), asio::bind_executor(strand_, std::move(granted))));
   }
-  call.provider->limiter().async_acquire(asio::bind_cancellation_slot(
-      call.signal.slot(), asio::bind_executor(strand_, std::move(granted))));
+  // After the call has started: an answer that came at once is handled
+  // before the timeout would be armed.
+  wait_soon(*call.timeout, &call, [this, &call](boost::system::error_code ec) {
+    if (ec || !call.active() || finished_) return;
+    if (call.expires >= deadline_) {
+      // The request's own deadline: one answer for the whole request,
+      // whichever of the two timers fired first.
+      on_deadline();
+      return;
+    }
+    call.timed_out = true;
+    call.signal.emit(asio::cancellation_type::terminal);
+  });
 }
 
 }  // namespace trousseau::quorum::detail
