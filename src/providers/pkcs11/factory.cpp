@@ -23,16 +23,11 @@ class Pkcs11Factory final : public ProviderFactory {
 
   KeyStanding key_standing(const ProviderSettings& settings,
                            std::string_view key_version) const override {
-    // The identity is "pkcs11:<token serial>:<CKA_ID in hex>" (or
-    // ":label:<label>" for a key without CKA_ID): the serial comes from the
-    // token, so a configured key_id can only prove a share foreign.
+    // The token's serial is part of the identity (format_key_identity): a
+    // configured key_id can only prove a share foreign.
     const auto& s = static_cast<const Settings&>(settings);
-    if (key_version.rfind("pkcs11:", 0) != 0) return KeyStanding::foreign;
-    if (!s.key_id) return KeyStanding::unknown;
-    const std::string suffix = ":" + hex_encode(*s.key_id);
-    return key_version.size() > suffix.size() && key_version.ends_with(suffix)
-               ? KeyStanding::unknown
-               : KeyStanding::foreign;
+    return may_be_key_with_id(key_version, s.key_id) ? KeyStanding::unknown
+                                                     : KeyStanding::foreign;
   }
 
   Result<std::unique_ptr<Provider>> create(const std::string& name,

@@ -20,13 +20,27 @@ bool maybe_bad_tag(const Rv& rv) {
          (rv.value == CKR_GENERAL_ERROR || rv.value == CKR_FUNCTION_FAILED);
 }
 
-/// Names the key without anything derived from its value.
-std::string identity_of(const Token& token, const Key& key) {
-  return "pkcs11:" + token.serial + ":" +
-         (key.id.empty() ? "label:" + key.label : hex_encode(key.id));
-}
+constexpr std::string_view kIdentityPrefix = "pkcs11:";
 
 }  // namespace
+
+std::string format_key_identity(std::string_view token_serial, ByteView key_id,
+                                std::string_view label) {
+  return std::string(kIdentityPrefix) + std::string(token_serial) + ":" +
+         (key_id.empty() ? "label:" + std::string(label) : hex_encode(key_id));
+}
+
+bool may_be_key_with_id(std::string_view key_version, const std::optional<Bytes>& key_id) {
+  if (!key_version.starts_with(kIdentityPrefix)) return false;
+  if (!key_id) return true;
+  const std::string suffix = ":" + hex_encode(*key_id);
+  if (key_version.size() < kIdentityPrefix.size() + suffix.size() ||
+      !key_version.ends_with(suffix)) {
+    return false;
+  }
+  // Not a key without CKA_ID whose label happens to read as this id.
+  return !key_version.substr(0, key_version.size() - suffix.size()).ends_with(":label");
+}
 
 Result<std::unique_ptr<Pkcs11Provider>> Pkcs11Provider::create(const std::string& name,
                                                                const Settings& s,
@@ -53,7 +67,7 @@ Result<std::unique_ptr<Pkcs11Provider>> Pkcs11Provider::create(const std::string
   }();
   if (!key.ok()) return key.error().prefixed(where);
 
-  std::string identity = identity_of(*token, *key);
+  std::string identity = format_key_identity(token->serial, key->id, key->label);
   if (identity.size() > envelope::kMaxKeyVersion) {
     return Error(Code::failed_precondition, where + ": the key's identity would exceed " +
                                                 std::to_string(envelope::kMaxKeyVersion) +

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "providers/pkcs11/blocking_call.hpp"
@@ -15,6 +16,19 @@
 #include "providers/provider.hpp"
 
 namespace trousseau::providers::pkcs11 {
+
+/// A key's identity, the key_version its shares carry:
+/// "pkcs11:<token serial>:<CKA_ID in hex>", or
+/// "pkcs11:<token serial>:label:<CKA_LABEL>" for a key without a CKA_ID.
+/// It names the key; nothing in it is derived from the key's value.
+std::string format_key_identity(std::string_view token_serial, ByteView key_id,
+                                std::string_view label);
+
+/// Whether `key_version` can be the identity of a key with CKA_ID `key_id`
+/// (of any PKCS#11 key when nullopt), on whichever token: the serial comes
+/// from the token, so without it a configured CKA_ID can prove a share
+/// foreign, never ours.
+bool may_be_key_with_id(std::string_view key_version, const std::optional<Bytes>& key_id);
 
 /// Every PKCS#11 call runs on the provider's own pool of `threads` threads,
 /// never on the caller's: handlers complete on their associated executor

@@ -8,6 +8,7 @@
 
 #include "pkcs11_fixture.hpp"
 #include "providers/pkcs11/module.hpp"
+#include "providers/pkcs11/pkcs11_provider.hpp"
 #include "support/temp_dir.hpp"
 
 namespace trousseau::providers::pkcs11 {
@@ -198,6 +199,16 @@ TEST_F(Pkcs11Test, IdentityNamesTheSerialAndIdAndNotKeyMaterial) {
   EXPECT_EQ(id.find(hex_encode(value)), std::string::npos);
   EXPECT_EQ(id.find(base64_encode(value)), std::string::npos);
   EXPECT_EQ(id.find(as_chars(value)), std::string::npos);
+  // The audit judges shares by this identity from the settings alone.
+  const std::string cka_hex = "c0ffee" + suffix;
+  Bytes cka_id;
+  for (std::size_t i = 0; i + 1 < cka_hex.size(); i += 2) {
+    cka_id.push_back(static_cast<std::uint8_t>(std::stoul(cka_hex.substr(i, 2), nullptr, 16)));
+  }
+  ASSERT_EQ(hex_encode(cka_id), cka_hex);
+  EXPECT_TRUE(may_be_key_with_id(id, cka_id));
+  cka_id.back() ^= 1;
+  EXPECT_FALSE(may_be_key_with_id(id, cka_id));
 }
 
 TEST_F(Pkcs11Test, KeyWithoutAnIdIsIdentifiedByItsLabel) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "providers/pkcs11/pkcs11_provider.hpp"
 #include "providers/pkcs11/settings.hpp"
 
 namespace trousseau::providers::pkcs11 {
@@ -93,6 +94,29 @@ TEST(Pkcs11Settings, ThreadQueueBoundsTheCallsWaitingForAThread) {
   EXPECT_EQ(thread_queue(", thread_queue: 0"), 0u);
   EXPECT_EQ(thread_queue(", thread_queue: 4096"), 4096u);
   EXPECT_EQ(thread_queue(", thread_queue: -1"), std::nullopt);
+}
+
+// The identity format and the audit's reading of it live side by side
+// (pkcs11_provider.hpp); the SoftHSM2 tests check it on real tokens.
+TEST(Pkcs11Identity, NamesTheTokenSerialAndTheKeysIdOrLabel) {
+  const Bytes id{0x4b, 0x01};
+  EXPECT_EQ(format_key_identity("0123456789abcdef", id, "kek"), "pkcs11:0123456789abcdef:4b01");
+  EXPECT_EQ(format_key_identity("0123456789abcdef", {}, "kek"),
+            "pkcs11:0123456789abcdef:label:kek");
+}
+
+TEST(Pkcs11Identity, ASettingsCkaIdCanOnlyProveAShareForeign) {
+  const Bytes id{0x4b, 0x01};
+  const std::string mine = format_key_identity("serial-1", id, "");
+  EXPECT_TRUE(may_be_key_with_id(mine, id));
+  EXPECT_TRUE(may_be_key_with_id(format_key_identity("another-token", id, ""), id));
+  EXPECT_TRUE(may_be_key_with_id(mine, std::nullopt));
+  EXPECT_FALSE(may_be_key_with_id(format_key_identity("serial-1", Bytes{0x4b, 0x02}, ""), id));
+  EXPECT_FALSE(may_be_key_with_id(format_key_identity("serial-1", Bytes{0x01}, ""), id))
+      << "a shorter id that the configured one ends with";
+  EXPECT_FALSE(may_be_key_with_id(format_key_identity("serial-1", {}, "4b01"), id));
+  EXPECT_FALSE(may_be_key_with_id("arn:aws:kms:eu-west-1:1:key/4b01", id));
+  EXPECT_FALSE(may_be_key_with_id("arn:aws:kms:eu-west-1:1:key/4b01", std::nullopt));
 }
 
 }  // namespace
