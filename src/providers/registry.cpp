@@ -1,8 +1,16 @@
 #include "providers/registry.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 namespace trousseau::providers {
+
+KeyStanding standing_among(std::string_view key, std::string_view current,
+                           const std::vector<std::string>& previous) {
+  if (key == current) return KeyStanding::current;
+  return std::find(previous.begin(), previous.end(), key) != previous.end() ? KeyStanding::previous
+                                                                            : KeyStanding::foreign;
+}
 
 Registry& Registry::instance() {
   static Registry registry;  // constructed on first use, before any Registrar runs

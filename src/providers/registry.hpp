@@ -41,6 +41,13 @@ enum class KeyStanding {
   foreign,   ///< neither: unwrap refuses the share without calling the KMS
 };
 
+/// Where the key named `key` stands among a provider's configured key
+/// (`current`) and those it keeps only to unwrap (`previous`): the one rule
+/// behind both a provider's owns_key_version() (anything but foreign) and
+/// its factory's key_standing().
+KeyStanding standing_among(std::string_view key, std::string_view current,
+                           const std::vector<std::string>& previous);
+
 /// What a provider may use at run time.
 struct ProviderContext {
   asio::any_io_executor executor;  ///< the shared io_context's executor

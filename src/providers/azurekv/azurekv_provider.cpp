@@ -5,6 +5,7 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "providers/azurekv/kv_messages.hpp"
+#include "providers/registry.hpp"
 
 namespace trousseau::providers::azurekv {
 
@@ -87,10 +88,8 @@ bool AzureKvProvider::owns_key_version(std::string_view key_version) const {
   // The configured vault (scheme, host, port), a key name we were given,
   // and a well-formed version: parse_kid checks all but the name.
   std::optional<Kid> k = parse_kid(key_version, api_->vault());
-  if (!k) return false;
-  return k->name == config_.key_name ||
-         std::find(config_.previous_key_names.begin(), config_.previous_key_names.end(), k->name) !=
-             config_.previous_key_names.end();
+  return k && standing_among(k->name, config_.key_name, config_.previous_key_names) !=
+                   KeyStanding::foreign;
 }
 
 template <typename Op, typename F>

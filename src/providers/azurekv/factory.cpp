@@ -55,11 +55,7 @@ class AzureKvFactory final : public ProviderFactory {
     Result<http::Url> vault = http::Url::parse(s.vault_url);
     if (!vault.ok()) return KeyStanding::unknown;
     const std::optional<Kid> kid = parse_kid(key_version, *vault);
-    if (!kid) return KeyStanding::foreign;
-    if (kid->name == s.key_name) return KeyStanding::current;
-    return std::find(s.previous_key_names.begin(), s.previous_key_names.end(), kid->name) !=
-                   s.previous_key_names.end()
-               ? KeyStanding::previous
+    return kid ? standing_among(kid->name, s.key_name, s.previous_key_names)
                : KeyStanding::foreign;
   }
 

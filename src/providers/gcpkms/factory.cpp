@@ -73,11 +73,7 @@ class GcpKmsFactory final : public ProviderFactory {
                            std::string_view key_version) const override {
     const auto& s = static_cast<const Settings&>(settings);
     const std::optional<std::string> key = crypto_key_of_version(key_version);
-    if (!key) return KeyStanding::foreign;
-    if (*key == s.key_name) return KeyStanding::current;
-    return std::find(s.previous_keys.begin(), s.previous_keys.end(), *key) != s.previous_keys.end()
-               ? KeyStanding::previous
-               : KeyStanding::foreign;
+    return key ? standing_among(*key, s.key_name, s.previous_keys) : KeyStanding::foreign;
   }
 
   Result<std::unique_ptr<Provider>> create(const std::string& name,

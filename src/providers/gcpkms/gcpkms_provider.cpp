@@ -6,6 +6,7 @@
 #include "common/text.hpp"
 #include "providers/gcpkms/kms_messages.hpp"
 #include "providers/gcpkms/settings.hpp"
+#include "providers/registry.hpp"
 
 namespace trousseau::providers::gcpkms {
 
@@ -67,10 +68,7 @@ std::string GcpKmsProvider::key_identity() const {
 
 bool GcpKmsProvider::owns_key_version(std::string_view key_version) const {
   const std::optional<std::string> key = crypto_key_of_version(key_version);
-  if (!key) return false;
-  return *key == config_.key_name ||
-         std::find(config_.previous_keys.begin(), config_.previous_keys.end(), *key) !=
-             config_.previous_keys.end();
+  return key && standing_among(*key, config_.key_name, config_.previous_keys) != KeyStanding::foreign;
 }
 
 template <typename Op, typename F>

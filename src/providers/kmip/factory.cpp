@@ -35,13 +35,13 @@ class KmipFactory final : public ProviderFactory {
   KeyStanding key_standing(const ProviderSettings& settings,
                            std::string_view key_version) const override {
     const auto& s = static_cast<const Settings&>(settings);
-    if (std::find(s.previous_key_uids.begin(), s.previous_key_uids.end(), key_version) !=
-        s.previous_key_uids.end()) {
-      return KeyStanding::previous;
+    if (s.key_uid.empty()) {
+      // A key_name is resolved to its Unique Identifier by Locate, at start-up.
+      return standing_among(key_version, {}, s.previous_key_uids) == KeyStanding::previous
+                 ? KeyStanding::previous
+                 : KeyStanding::unknown;
     }
-    // A key_name is resolved to its Unique Identifier by Locate, at start-up.
-    if (s.key_uid.empty()) return KeyStanding::unknown;
-    return key_version == s.key_uid ? KeyStanding::current : KeyStanding::foreign;
+    return standing_among(key_version, s.key_uid, s.previous_key_uids);
   }
 
   Result<std::unique_ptr<Provider>> create(const std::string& name,
