@@ -7,19 +7,23 @@
 // a local key costs (docs/performance.md, "The hand-off"). A CallerQueue on
 // the receiving thread lets that thread do the work itself instead:
 //
-//   CallerQueue here;
+//   CallerQueue here(strand);
 //   engine.async_decrypt(strand, ...);  // posts to the strand
 //   here.run();                         // runs it, and whatever follows it
 //                                       // on that strand, until nothing is
 //                                       // ready: for a key file, the answer
 //
-// Only executors of type CallerFirstExecutor look for a CallerQueue: work
-// submitted through one while the current thread holds a queue is appended
-// to the queue, not handed to the io_context. The strand above the executor
-// keeps its guarantee (one handler at a time, in order) because the queue
-// runs the strand's own invoker. Work is never run inside the call that
-// submits it, so blocking.never holds; it runs later on the same thread,
-// before CallerQueue::run() returns.
+// Only executors of type CallerFirstExecutor look for a CallerQueue, and a
+// queue takes work for its own strand only: work submitted through that
+// strand while the current thread holds the queue is appended to it, not
+// handed to the io_context. Another request's strand, resumed from here
+// (a limiter permit handed to its waiting call, say), goes to the
+// io_context as before: a gRPC thread never works for other requests while
+// its own answer waits for the method to return. The strand keeps its
+// guarantee (one handler at a time, in order) because the queue runs the
+// strand's own invoker. Work is never run inside the call that submits it,
+// so blocking.never holds; it runs later on the same thread, before
+// CallerQueue::run() returns.
 //
 // What waits (a remote KMS, a timer) completes on an io thread as before:
 // only the thread that holds a queue runs anything from it.
@@ -31,6 +35,8 @@
 #include <boost/asio/query.hpp>
 #include <boost/asio/require.hpp>
 #include <boost/asio/strand.hpp>
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <type_traits>
@@ -38,13 +44,20 @@
 
 namespace trousseau {
 
-/// Work for the current thread to run before it goes on (a trampoline).
-/// Lives on the stack of the thread that made it; queues may nest, the
-/// innermost receives the work. Not thread-safe, and need not be: only its
-/// own thread can reach it.
+template <typename Inner>
+class CallerFirstExecutor;
+
+/// The strand every request runs on (quorum::Strand).
+using CallerStrand =
+    boost::asio::strand<CallerFirstExecutor<boost::asio::io_context::executor_type>>;
+
+/// Work of one strand for the current thread to run before it goes on (a
+/// trampoline). Lives on the stack of the thread that made it; queues may
+/// nest, and only the innermost receives work. Not thread-safe, and need
+/// not be: only its own thread can reach it.
 class CallerQueue {
  public:
-  CallerQueue() : outer_(current_) { current_ = this; }
+  explicit CallerQueue(const CallerStrand& strand);
   /// Runs what is left: work queued here holds a strand, and must run.
   ~CallerQueue() {
     run();
@@ -64,6 +77,8 @@ class CallerQueue {
 
   /// The current thread's innermost queue, or nullptr.
   static CallerQueue* current() { return current_; }
+  /// The strand whose work it takes (CallerFirstExecutor::owner).
+  std::uint64_t owner() const { return owner_; }
 
   template <typename F>
   void push(F&& f) {
@@ -84,20 +99,24 @@ class CallerQueue {
   };
 
   static inline thread_local CallerQueue* current_ = nullptr;
+  std::uint64_t owner_;
   CallerQueue* outer_;
   std::deque<std::unique_ptr<Task>> tasks_;
 };
 
 /// An executor that behaves as `Inner` (every property is Inner's), except
-/// that work submitted on a thread holding a CallerQueue goes to that queue.
+/// that work submitted on a thread whose innermost CallerQueue belongs to
+/// the same owner (one strand: make_caller_strand) goes to that queue.
 template <typename Inner>
 class CallerFirstExecutor {
  public:
-  explicit CallerFirstExecutor(Inner inner) : inner_(std::move(inner)) {}
+  CallerFirstExecutor(Inner inner, std::uint64_t owner) : inner_(std::move(inner)), owner_(owner) {}
+
+  std::uint64_t owner() const { return owner_; }
 
   template <typename F>
   void execute(F&& f) const {
-    if (CallerQueue* here = CallerQueue::current()) {
+    if (CallerQueue* here = CallerQueue::current(); here != nullptr && here->owner() == owner_) {
       here->push(std::forward<F>(f));
       return;
     }
@@ -114,18 +133,18 @@ class CallerFirstExecutor {
     requires boost::asio::can_require<const Inner&, const Property&>::value
   auto require(const Property& p) const {
     using Next = std::decay_t<decltype(boost::asio::require(inner_, p))>;
-    return CallerFirstExecutor<Next>(boost::asio::require(inner_, p));
+    return CallerFirstExecutor<Next>(boost::asio::require(inner_, p), owner_);
   }
 
   template <typename Property>
     requires boost::asio::can_prefer<const Inner&, const Property&>::value
   auto prefer(const Property& p) const {
     using Next = std::decay_t<decltype(boost::asio::prefer(inner_, p))>;
-    return CallerFirstExecutor<Next>(boost::asio::prefer(inner_, p));
+    return CallerFirstExecutor<Next>(boost::asio::prefer(inner_, p), owner_);
   }
 
   friend bool operator==(const CallerFirstExecutor& a, const CallerFirstExecutor& b) noexcept {
-    return a.inner_ == b.inner_;
+    return a.inner_ == b.inner_ && a.owner_ == b.owner_;
   }
   friend bool operator!=(const CallerFirstExecutor& a, const CallerFirstExecutor& b) noexcept {
     return !(a == b);
@@ -133,13 +152,19 @@ class CallerFirstExecutor {
 
  private:
   Inner inner_;
+  std::uint64_t owner_;
 };
 
-/// The strand every request runs on (quorum::Strand).
-using CallerStrand = boost::asio::strand<CallerFirstExecutor<boost::asio::io_context::executor_type>>;
-
+/// A strand of `io` with an owner of its own: a CallerQueue made for it
+/// takes its work and no other strand's.
 inline CallerStrand make_caller_strand(boost::asio::io_context& io) {
-  return CallerStrand(CallerFirstExecutor(io.get_executor()));
+  static std::atomic<std::uint64_t> owners{0};
+  return CallerStrand(CallerFirstExecutor(io.get_executor(), ++owners));
+}
+
+inline CallerQueue::CallerQueue(const CallerStrand& strand)
+    : owner_(strand.get_inner_executor().owner()), outer_(current_) {
+  current_ = this;
 }
 
 }  // namespace trousseau

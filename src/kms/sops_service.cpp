@@ -65,11 +65,11 @@ grpc::ServerUnaryReactor* SopsKeyService::Encrypt(grpc::CallbackServerContext* c
   auto plain = std::make_shared<SecretBytes>(kSopsLabel.size() + size);
   std::copy(kSopsLabel.begin(), kSopsLabel.end(), plain->data());
   std::copy(req->plaintext().begin(), req->plaintext().end(), plain->data() + kSopsLabel.size());
-  // This thread runs the request until it waits on a KMS: a key file's
-  // answer leaves from here, without a trip through the io_context.
-  CallerQueue here;
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;
+  // This thread runs the request until it waits on a KMS: a key file's
+  // answer leaves from here, without a trip through the io_context.
+  CallerQueue here(admitted.reactor->strand());
   EngineReactor* reactor = admitted.reactor;
   reactor->wipe_on_done(const_cast<std::string*>(&req->plaintext()));
   reactor->engine().async_encrypt(
@@ -93,11 +93,11 @@ grpc::ServerUnaryReactor* SopsKeyService::Decrypt(grpc::CallbackServerContext* c
                       {grpc::StatusCode::INVALID_ARGUMENT,
                        "the ciphertext is not the standard base64 of a Trousseau envelope"});
   }
-  // This thread runs the request until it waits on a KMS: a key file's
-  // answer leaves from here, without a trip through the io_context.
-  CallerQueue here;
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;
+  // This thread runs the request until it waits on a KMS: a key file's
+  // answer leaves from here, without a trip through the io_context.
+  CallerQueue here(admitted.reactor->strand());
   EngineReactor* reactor = admitted.reactor;
   reactor->wipe_on_done(resp->mutable_plaintext());
   reactor->engine().async_decrypt(

@@ -38,11 +38,11 @@ grpc::ServerUnaryReactor* V1beta1Service::Encrypt(grpc::CallbackServerContext* c
                                  "plaintext must be 1 byte to 64 KiB, got " +
                                      std::to_string(req->plain().size())});
   }
-  // This thread runs the request until it waits on a KMS: a key file's
-  // answer leaves from here, without a trip through the io_context.
-  CallerQueue here;
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;
+  // This thread runs the request until it waits on a KMS: a key file's
+  // answer leaves from here, without a trip through the io_context.
+  CallerQueue here(admitted.reactor->strand());
   EngineReactor* reactor = admitted.reactor;
   // gRPC owns the request until OnDone; its plaintext is ours to wipe then.
   reactor->wipe_on_done(const_cast<std::string*>(&req->plain()));
@@ -68,11 +68,11 @@ grpc::ServerUnaryReactor* V1beta1Service::Decrypt(grpc::CallbackServerContext* c
   if (req->cipher().empty()) {
     return finish_now(context_.inflight, log, {grpc::StatusCode::INVALID_ARGUMENT, "ciphertext is empty"});
   }
-  // This thread runs the request until it waits on a KMS: a key file's
-  // answer leaves from here, without a trip through the io_context.
-  CallerQueue here;
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;
+  // This thread runs the request until it waits on a KMS: a key file's
+  // answer leaves from here, without a trip through the io_context.
+  CallerQueue here(admitted.reactor->strand());
   EngineReactor* reactor = admitted.reactor;
   reactor->wipe_on_done(resp->mutable_plain());
   auto answer = asio::bind_cancellation_slot(reactor->slot(), [reactor, resp](Error e, SecretBytes plain) {

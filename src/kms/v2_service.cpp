@@ -32,11 +32,11 @@ grpc::ServerUnaryReactor* V2Service::Encrypt(grpc::CallbackServerContext* ctx,
                        "plaintext of " + std::to_string(req->plaintext().size()) +
                            " bytes exceeds the 64 KiB limit"});
   }
-  // This thread runs the request until it waits on a KMS: a key file's
-  // answer leaves from here, without a trip through the io_context.
-  CallerQueue here;
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;
+  // This thread runs the request until it waits on a KMS: a key file's
+  // answer leaves from here, without a trip through the io_context.
+  CallerQueue here(admitted.reactor->strand());
   EngineReactor* reactor = admitted.reactor;
   // gRPC owns the request until OnDone; its plaintext is ours to wipe then.
   reactor->wipe_on_done(const_cast<std::string*>(&req->plaintext()));
@@ -80,11 +80,11 @@ grpc::ServerUnaryReactor* V2Service::Decrypt(grpc::CallbackServerContext* ctx,
 
   envelope::Annotations annotations;
   for (const auto& [k, v] : req->annotations()) annotations.emplace(k, to_bytes(v));
-  // This thread runs the request until it waits on a KMS: a key file's
-  // answer leaves from here, without a trip through the io_context.
-  CallerQueue here;
   Admitted admitted = admit(context_, ctx, std::move(log));
   if (admitted.answered) return admitted.answered;
+  // This thread runs the request until it waits on a KMS: a key file's
+  // answer leaves from here, without a trip through the io_context.
+  CallerQueue here(admitted.reactor->strand());
   EngineReactor* reactor = admitted.reactor;
   reactor->wipe_on_done(resp->mutable_plaintext());
   reactor->engine().async_decrypt(

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <future>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -29,7 +30,7 @@ TEST(CallerQueue, WorkPostedToARequestStrandRunsOnTheCallersThreadAfterThePost) 
   CallerStrand strand = make_caller_strand(io);
   std::vector<int> order;
   {
-    CallerQueue here;
+    CallerQueue here(strand);
     asio::post(strand, [&] {
       order.push_back(2);
       EXPECT_TRUE(strand.running_in_this_thread());
@@ -46,7 +47,7 @@ TEST(CallerQueue, WhatTheWorkPostsToItsStrandRunsBeforeRunReturns) {
   asio::io_context io;
   CallerStrand strand = make_caller_strand(io);
   std::vector<int> order;
-  CallerQueue here;
+  CallerQueue here(strand);
   asio::post(strand, [&] {
     order.push_back(1);
     asio::post(strand, [&] {
@@ -64,7 +65,7 @@ TEST(CallerQueue, ADispatchFromOutsideTheStrandIsQueuedNotRunInline) {
   asio::io_context io;
   CallerStrand strand = make_caller_strand(io);
   bool ran = false;
-  CallerQueue here;
+  CallerQueue here(strand);
   asio::dispatch(strand, [&] { ran = true; });
   EXPECT_FALSE(ran);
   here.run();
@@ -76,7 +77,7 @@ TEST(CallerQueue, TheDestructorRunsWhatIsLeft) {
   CallerStrand strand = make_caller_strand(io);
   bool ran = false;
   {
-    CallerQueue here;
+    CallerQueue here(strand);
     asio::post(strand, [&] { ran = true; });
   }
   EXPECT_TRUE(ran);
@@ -87,9 +88,9 @@ TEST(CallerQueue, TheInnermostQueueTakesTheWorkAndTheOuterOneIsBackAfterIt) {
   CallerStrand first = make_caller_strand(io);
   CallerStrand second = make_caller_strand(io);
   std::vector<int> order;
-  CallerQueue outer;
+  CallerQueue outer(second);
   {
-    CallerQueue inner;
+    CallerQueue inner(first);
     EXPECT_EQ(CallerQueue::current(), &inner);
     asio::post(first, [&] { order.push_back(1); });
   }  // inner ran it
@@ -99,6 +100,27 @@ TEST(CallerQueue, TheInnermostQueueTakesTheWorkAndTheOuterOneIsBackAfterIt) {
   EXPECT_EQ(order, (std::vector<int>{1}));
   outer.run();
   EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  EXPECT_EQ(io.poll(), 0u);
+}
+
+// A gRPC thread works for its own request only. Another request's strand,
+// resumed from here (a limiter permit handed on to that request's waiting
+// call, say), runs on the io_context: this thread's answer would otherwise
+// wait for work it never asked for.
+TEST(CallerQueue, AnotherStrandsWorkGoesToTheIoContext) {
+  asio::io_context io;
+  CallerStrand mine = make_caller_strand(io);
+  CallerStrand theirs = make_caller_strand(io);
+  std::vector<std::string> ran;
+  CallerQueue here(mine);
+  asio::post(mine, [&] {
+    ran.push_back("mine");
+    asio::post(theirs, [&] { ran.push_back("theirs"); });
+  });
+  here.run();
+  EXPECT_EQ(ran, (std::vector<std::string>{"mine"}));
+  EXPECT_EQ(io.poll(), 1u);
+  EXPECT_EQ(ran, (std::vector<std::string>{"mine", "theirs"}));
 }
 
 TEST(CallerQueue, WithoutAQueueTheStrandRunsOnTheIoContext) {
@@ -120,7 +142,7 @@ TEST(CallerQueue, WithoutAQueueTheStrandRunsOnTheIoContext) {
 TEST(CallerQueue, OtherExecutorsIgnoreIt) {
   asio::io_context io;
   bool ran = false;
-  CallerQueue here;
+  CallerQueue here(make_caller_strand(io));
   asio::post(io, [&] { ran = true; });
   here.run();
   EXPECT_FALSE(ran) << "only a CallerFirstExecutor hands work to the caller";
@@ -149,7 +171,7 @@ TEST(CallerQueue, AStrandHeldByAnIoThreadRunsTheCallersWorkAfterItsOwn) {
   holding.get_future().wait();  // the io thread is inside the strand now
   std::promise<std::thread::id> ran_on;
   {
-    CallerQueue here;
+    CallerQueue here(strand);
     asio::post(strand, [&] {
       order.push_back(++counter * 10);
       ran_on.set_value(std::this_thread::get_id());
@@ -170,7 +192,7 @@ TEST(PostCompletion, ToARequestStrandStaysWithTheCaller) {
   asio::io_context io;
   CallerStrand strand = make_caller_strand(io);
   std::vector<int> order;
-  CallerQueue here;
+  CallerQueue here(strand);
   asio::post(strand, [&] {
     asio::any_completion_handler<void(Error, int)> handler =
         asio::bind_executor(strand, [&](Error e, int v) {

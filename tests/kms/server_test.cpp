@@ -204,7 +204,7 @@ TEST(EngineReactor, WipesTheRequestAndResponsePlaintextWhenGrpcIsDone) {
   std::string response_plain(5000, 'q');  // beyond any small-string buffer
   const char* request_data = request_plain.data();
   const char* response_data = response_plain.data();
-  auto* reactor = new EngineReactor(nullptr, boost::asio::make_strand(io), inflight,
+  auto* reactor = new EngineReactor(nullptr, make_caller_strand(io), inflight,
                                     RequestLog(RequestObserver::none(), Api::v2, Method::decrypt, "t"));
   reactor->wipe_on_done(&request_plain);
   reactor->wipe_on_done(&response_plain);
