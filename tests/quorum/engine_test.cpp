@@ -12,7 +12,6 @@
 #include "common/log.hpp"
 #include "envelope/aead.hpp"
 #include "envelope/shamir.hpp"
-#include "providers/keyfile/keyfile_provider.hpp"
 #include "support/call_options.hpp"
 #include "support/engine_harness.hpp"
 #include "support/text.hpp"
@@ -915,107 +914,54 @@ TEST(EngineTrust, ForgeableSlotsAreThoseWithAPublicKeyWrapper) {
   EXPECT_EQ(h.engine().forgeable_slots(), (std::vector<std::size_t>{0, 1}));  // reaches k
 }
 
-}  // namespace
-}  // namespace trousseau::quorum
-
-namespace trousseau::quorum {
-namespace {
-
-/// An engine over real key files, on an io_context nobody runs.
-struct KeyfileEngine {
-  explicit KeyfileEngine(const std::vector<std::string>& names, unsigned k, config::DecryptStrategy s) {
-    cfg.policy.threshold = k;
-    cfg.policy.min_encrypt_slots = static_cast<unsigned>(names.size()) - 1;  // a grace would start
-    cfg.policy.decrypt = s;
-    std::vector<std::unique_ptr<ManagedProvider>> managed;
-    for (const std::string& name : names) {
-      cfg.policy.slots.push_back({name});
-      config::ProviderConfig pc;
-      pc.name = name;
-      pc.type = "keyfile";
-      cfg.providers.push_back(pc);
-      const std::string path = dir.file(name + ".key");
-      EXPECT_TRUE(providers::keyfile::KeyfileProvider::create_if_missing(path).ok());
-      managed.push_back(std::make_unique<ManagedProvider>(
-          std::make_unique<providers::keyfile::KeyfileProvider>(name, path, io.get_executor()), pc,
-          cfg.health, io.get_executor()));
-    }
-    engine = std::make_shared<Engine>(io, cfg, std::move(managed));
+// kms's services start each request on the gRPC thread that received it,
+// under a CallerQueue (common/caller_executor.hpp), and the engine arms the
+// request's timers from there a strand turn later. A request that then waits
+// on its providers must keep every one of them.
+TEST(Engine, ARequestStartedOnTheCallersThreadStillHedgesAndTimesOut) {
+  PolicySpec spec = three_slots(2);
+  spec.provider_timeout = 100ms;
+  EngineHarness h(spec, kStepping);
+  auto enc = h.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok()) << enc.error().message();
+  for (const char* n : {"a", "b", "c"}) h.fake(n).script_unwrap({.hang = true});
+  const auto start = Clock::now();
+  Strand strand = h.engine().make_strand();
+  std::optional<testkit::Pending<SecretBytes>> pending;
+  {
+    CallerQueue here(strand);
+    pending = h.decrypt_async(enc->encoded, 2s, &strand);
   }
-
-  RequestInfo request() const { return {Clock::now() + std::chrono::seconds(2), "caller-thread", nullptr}; }
-
-  testkit::TempDir dir;
-  asio::io_context io;
-  config::Config cfg;
-  std::shared_ptr<Engine> engine;
-};
-
-// kms's services run each request on the gRPC thread that received it
-// (common/caller_executor.hpp). Requests to key files then answer before the
-// service method returns, and arm no timer: the io_context's threads are
-// never woken (docs/performance.md). Here nobody runs the io_context at
-// all, so anything that needed it would leave the request unanswered.
-TEST(Engine, KeyFilesAnswerOnTheCallersThreadWithoutAnIoThread) {
-  for (const auto strategy : {config::DecryptStrategy::hedged, config::DecryptStrategy::all}) {
-    KeyfileEngine e({"a", "b", "c"}, 2, strategy);
-    std::optional<EncryptOutcome> sealed;
-    {
-      CallerQueue here;
-      e.engine->async_encrypt(e.engine->make_strand(), kSeed, {}, e.request(),
-                              [&](Error err, EncryptOutcome out) {
-                                ASSERT_TRUE(err.ok()) << err.message();
-                                sealed = std::move(out);
-                              });
-      EXPECT_FALSE(sealed) << "never inside the initiating call";
-      here.run();
-    }
-    ASSERT_TRUE(sealed);
-    EXPECT_TRUE(sealed->missing.empty());
-    std::optional<Result<SecretBytes>> opened;
-    {
-      CallerQueue here;
-      e.engine->async_decrypt(e.engine->make_strand(), sealed->encoded.ciphertext,
-                              sealed->encoded.annotations, e.request(),
-                              [&](Error err, SecretBytes plain) {
-                                opened = err.ok() ? Result<SecretBytes>(std::move(plain))
-                                                  : Result<SecretBytes>(err);
-                              });
-      here.run();
-    }
-    ASSERT_TRUE(opened);
-    ASSERT_TRUE(opened->ok()) << opened->error().message();
-    EXPECT_TRUE((*opened)->equals(kSeed));
-    // No deadline, call timeout, hedge or grace timer was ever armed, and
-    // nothing was posted to the io_context.
-    EXPECT_EQ(e.io.poll(), 0u);
-  }
+  EXPECT_FALSE(pending->ready());
+  h.step(400ms);
+  ASSERT_TRUE(h.wait(*pending));
+  auto plain = pending->result.get();
+  ASSERT_FALSE(plain.ok());
+  EXPECT_TRUE(testkit::contains(plain.error().message(), "no answer within 100ms"))
+      << plain.error().message();
+  EXPECT_LT(pending->took(start), 2s) << "the call timeouts ended it, not the deadline";
+  EXPECT_EQ(h.fake("a").unwraps() + h.fake("b").unwraps() + h.fake("c").unwraps(), 3)
+      << "a hedge started the third call";
 }
 
-// The same requests without a CallerQueue run on the io_context, and still
-// answer: the caller's thread is a shortcut, not a requirement.
-TEST(Engine, KeyFilesAnswerOnTheIoContextWithoutACallerQueue) {
-  KeyfileEngine e({"a", "b", "c"}, 2, config::DecryptStrategy::hedged);
-  std::optional<EncryptOutcome> sealed;
-  e.engine->async_encrypt(e.engine->make_strand(), kSeed, {}, e.request(),
-                          [&](Error err, EncryptOutcome out) {
-                            ASSERT_TRUE(err.ok()) << err.message();
-                            sealed = std::move(out);
-                          });
-  EXPECT_FALSE(sealed);
-  e.io.run();
-  ASSERT_TRUE(sealed);
-  std::optional<bool> equal;
-  e.io.restart();
-  e.engine->async_decrypt(e.engine->make_strand(), sealed->encoded.ciphertext,
-                          sealed->encoded.annotations, e.request(),
-                          [&](Error err, SecretBytes plain) {
-                            ASSERT_TRUE(err.ok()) << err.message();
-                            equal = plain.equals(kSeed);
-                          });
-  e.io.run();
-  ASSERT_TRUE(equal);
-  EXPECT_TRUE(*equal);
+TEST(Engine, ARequestStartedOnTheCallersThreadStillMeetsItsDeadline) {
+  EngineHarness h(three_slots(2), kStepping);
+  auto enc = h.encrypt(kSeed);
+  ASSERT_TRUE(enc.ok()) << enc.error().message();
+  for (const char* n : {"a", "b", "c"}) h.fake(n).script_unwrap({.hang = true});
+  const auto start = Clock::now();
+  Strand strand = h.engine().make_strand();
+  std::optional<testkit::Pending<SecretBytes>> pending;
+  {
+    CallerQueue here(strand);
+    pending = h.decrypt_async(enc->encoded, 300ms, &strand);
+  }
+  h.step(400ms);
+  ASSERT_TRUE(h.wait(*pending));
+  auto plain = pending->result.get();
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.error().code(), Code::deadline_exceeded) << plain.error().message();
+  EXPECT_EQ(pending->took(start), 300ms);
 }
 
 }  // namespace
