@@ -918,50 +918,49 @@ TEST(EngineTrust, ForgeableSlotsAreThoseWithAPublicKeyWrapper) {
 // under a CallerQueue (common/caller_executor.hpp), and the engine arms the
 // request's timers from there a strand turn later. A request that then waits
 // on its providers must keep every one of them.
+
+/// Encrypts, makes every provider hang on unwrap, and starts a decrypt
+/// within `budget` on this thread, as kms's services do.
+testkit::Pending<SecretBytes> hung_decrypt_started_here(EngineHarness& h,
+                                                        std::chrono::milliseconds budget) {
+  auto enc = h.encrypt(kSeed);
+  EXPECT_TRUE(enc.ok()) << enc.error().message();
+  for (const char* n : {"a", "b", "c"}) h.fake(n).script_unwrap({.hang = true});
+  Strand strand = h.engine().make_strand();
+  CallerQueue here(strand);
+  auto pending = h.decrypt_async(enc->encoded, budget, &strand);
+  here.run();
+  EXPECT_FALSE(pending.ready());
+  return pending;
+}
+
 TEST(Engine, ARequestStartedOnTheCallersThreadStillHedgesAndTimesOut) {
   PolicySpec spec = three_slots(2);
   spec.provider_timeout = 100ms;
   EngineHarness h(spec, kStepping);
-  auto enc = h.encrypt(kSeed);
-  ASSERT_TRUE(enc.ok()) << enc.error().message();
-  for (const char* n : {"a", "b", "c"}) h.fake(n).script_unwrap({.hang = true});
   const auto start = Clock::now();
-  Strand strand = h.engine().make_strand();
-  std::optional<testkit::Pending<SecretBytes>> pending;
-  {
-    CallerQueue here(strand);
-    pending = h.decrypt_async(enc->encoded, 2s, &strand);
-  }
-  EXPECT_FALSE(pending->ready());
+  auto pending = hung_decrypt_started_here(h, 2s);
   h.step(400ms);
-  ASSERT_TRUE(h.wait(*pending));
-  auto plain = pending->result.get();
+  ASSERT_TRUE(h.wait(pending));
+  auto plain = pending.result.get();
   ASSERT_FALSE(plain.ok());
   EXPECT_TRUE(testkit::contains(plain.error().message(), "no answer within 100ms"))
       << plain.error().message();
-  EXPECT_LT(pending->took(start), 2s) << "the call timeouts ended it, not the deadline";
+  EXPECT_LT(pending.took(start), 2s) << "the call timeouts ended it, not the deadline";
   EXPECT_EQ(h.fake("a").unwraps() + h.fake("b").unwraps() + h.fake("c").unwraps(), 3)
       << "a hedge started the third call";
 }
 
 TEST(Engine, ARequestStartedOnTheCallersThreadStillMeetsItsDeadline) {
   EngineHarness h(three_slots(2), kStepping);
-  auto enc = h.encrypt(kSeed);
-  ASSERT_TRUE(enc.ok()) << enc.error().message();
-  for (const char* n : {"a", "b", "c"}) h.fake(n).script_unwrap({.hang = true});
   const auto start = Clock::now();
-  Strand strand = h.engine().make_strand();
-  std::optional<testkit::Pending<SecretBytes>> pending;
-  {
-    CallerQueue here(strand);
-    pending = h.decrypt_async(enc->encoded, 300ms, &strand);
-  }
+  auto pending = hung_decrypt_started_here(h, 300ms);
   h.step(400ms);
-  ASSERT_TRUE(h.wait(*pending));
-  auto plain = pending->result.get();
+  ASSERT_TRUE(h.wait(pending));
+  auto plain = pending.result.get();
   ASSERT_FALSE(plain.ok());
   EXPECT_EQ(plain.error().code(), Code::deadline_exceeded) << plain.error().message();
-  EXPECT_EQ(pending->took(start), 300ms);
+  EXPECT_EQ(pending.took(start), 300ms);
 }
 
 }  // namespace
