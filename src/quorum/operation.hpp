@@ -121,6 +121,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
   /// while the timer waits.
   void wait_soon(Timer& timer, const Call* call,
                  std::function<void(boost::system::error_code)> handler) {
+    if (finished_) return;  // nothing is waited for once the request has answered
     pending_waits_.push_back({&timer, call, std::move(handler)});
     if (holding_waits_ == 0) schedule_waits();
   }
@@ -219,8 +220,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
 
   void arm_waits() {
     waits_scheduled_ = false;
-    std::vector<PendingWait> waits = std::move(pending_waits_);
-    pending_waits_.clear();
+    std::vector<PendingWait> waits = std::exchange(pending_waits_, {});
     if (finished_) return;
     for (PendingWait& w : waits) {
       if (w.call != nullptr && !w.call->active()) continue;

@@ -35,13 +35,10 @@ class KmipFactory final : public ProviderFactory {
   KeyStanding key_standing(const ProviderSettings& settings,
                            std::string_view key_version) const override {
     const auto& s = static_cast<const Settings&>(settings);
-    if (s.key_uid.empty()) {
-      // A key_name is resolved to its Unique Identifier by Locate, at start-up.
-      return standing_among(key_version, {}, s.previous_key_uids) == KeyStanding::previous
-                 ? KeyStanding::previous
-                 : KeyStanding::unknown;
-    }
-    return standing_among(key_version, s.key_uid, s.previous_key_uids);
+    const KeyStanding standing = standing_among(key_version, s.key_uid, s.previous_key_uids);
+    // A key_name is resolved to its Unique Identifier by Locate, at start-up.
+    if (s.key_uid.empty() && standing != KeyStanding::previous) return KeyStanding::unknown;
+    return standing;
   }
 
   Result<std::unique_ptr<Provider>> create(const std::string& name,
